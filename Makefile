@@ -1,0 +1,53 @@
+# qemu-cmm: make | make check | make demo | make bench
+# Each target installs what is missing (as root) and builds what it needs.
+
+BUILD := build
+QEMU_BUILD := $(BUILD)/qemu
+PYTHON := /usr/bin/python3
+-include $(BUILD)/config.mk
+CONFIGURE_ARGS := $(if $(QEMU_SOURCE),--with-qemu-source=$(QEMU_SOURCE))
+
+.PHONY: all build check check-prep demo bench baseline guest-images clean distclean help
+
+all: build
+
+help:
+	@echo "make            build qemu-system-s390x and its firmware in $(QEMU_BUILD)"
+	@echo "make check      run every test level (repo, unit, qtest, guest)"
+	@echo "make demo       boot a Debian s390x guest and shrink it over QMP"
+	@echo "make bench      compare qemu-cmm with unpatched upstream"
+	@echo "make distclean  remove $(BUILD)"
+
+# configure is idempotent: it re-assembles the tree and configures only when needed.
+build:
+	./configure $(CONFIGURE_ARGS)
+	scripts/build.sh build $(BUILD)/src $(QEMU_BUILD)
+
+guest-images:
+	scripts/deps.sh guest
+	scripts/guest-image.sh $(BUILD)/guest
+
+# Everything `make check` runs: the emulator, firmware, test programs and images.
+check-prep: build guest-images
+	ninja -C $(QEMU_BUILD) $$(scripts/test-targets.sh $(QEMU_BUILD))
+	$(MAKE) -s -C tests/guest/baremetal O=$(abspath $(BUILD))/tests/baremetal
+
+check: check-prep
+	$(PYTHON) scripts/check.py --build $(BUILD)
+
+demo: build
+	scripts/demo.sh $(BUILD)
+
+baseline: build
+	scripts/build.sh configure $(BUILD)/upstream/qemu $(BUILD)/baseline
+	scripts/build.sh build $(BUILD)/upstream/qemu $(BUILD)/baseline
+
+bench: baseline guest-images
+	scripts/deps.sh bench
+	bench/run.sh $(QEMU_BUILD)/qemu-system-s390x $(BUILD)/baseline/qemu-system-s390x $(BUILD)/bench
+
+clean:
+	-ninja -C $(QEMU_BUILD) clean
+
+distclean:
+	rm -rf $(BUILD)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Print the ninja targets `make check` needs: the emulator and the executables of
+# the qtest-s390x and unit suites (ours among them), as meson introspection lists them.
+set -euo pipefail
+out=$(cd "$1" && pwd)
+cd "$out"
+echo qemu-system-s390x
+meson introspect --tests . | /usr/bin/python3 -c '
+import json, os, sys
+out = os.getcwd()
+seen = set()
+for t in json.load(sys.stdin):
+    suites = {s.split(":")[-1] for s in t.get("suite", [])}
+    if not ({"qtest-s390x", "unit"} & suites):
+        continue
+    if "qtest-s390x" not in suites and not t["name"].endswith("test-page-batch"):
+        continue
+    exes = [t["cmd"][0]]
+    # the helper programs the qtests run, e.g. ./qemu-img
+    exes += [v for k, v in t.get("env", {}).items()
+             if k.startswith("QTEST_QEMU_") and k != "QTEST_QEMU_BINARY"]
+    for exe in exes:
+        exe = os.path.relpath(os.path.join(out, exe), out)
+        if not exe.startswith("..") and exe not in seen:
+            seen.add(exe)
+            print(exe)
+'
