@@ -76,7 +76,7 @@ def run_level(totals, level, cmd, logdir, env=None, cwd=None, parse='tap'):
           flush=True)
 
 
-MESON_RESULT = re.compile(r'^\s*\d+/\d+\s+(\S+)\s+(OK|FAIL|SKIP|TIMEOUT|ERROR|EXPECTEDFAIL|UNEXPECTEDPASS)\b')
+MESON_RESULT = re.compile(r'^\s*\d+/\d+\s.*?(\S+)\s+(OK|FAIL|SKIP|TIMEOUT|ERROR|EXPECTEDFAIL|UNEXPECTEDPASS)\s')
 
 
 def meson_line(line):
