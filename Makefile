@@ -36,7 +36,7 @@ check: check-prep
 	$(PYTHON) scripts/check.py --build $(BUILD)
 
 demo: build
-	scripts/demo.sh $(BUILD)
+	scripts/demo.sh $(QEMU_BUILD)/qemu-system-s390x
 
 baseline: build
 	scripts/build.sh configure $(BUILD)/upstream/qemu $(BUILD)/baseline

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench: qemu-cmm against unpatched upstream, side by side in one run.
+# Usage: bench/run.sh QEMU_CMM_BINARY BASELINE_BINARY OUTDIR
+# Prints a table (metric, qemu-cmm, upstream, ratio); OUTDIR gets the raw RSS samples
+# (rss-*.csv), the table (results.csv), a plot (rss.png) and the guest logs.
+set -euo pipefail
+[ $# -eq 3 ] || { echo "usage: $0 QEMU_CMM_BINARY BASELINE_BINARY OUTDIR" >&2; exit 2; }
+here=$(cd "$(dirname "$0")/.." && pwd)
+cmm=$1 base=$2 out=$3
+for b in "$cmm" "$base"; do
+    [ -x "$b" ] || { echo "bench: no executable $b" >&2; exit 1; }
+done
+"$here/scripts/deps.sh" bench
+"$here/scripts/guest-image.sh" "$here/build/guest"
+mkdir -p "$out"
+exec /usr/bin/python3 "$here/bench/rss.py" --images "$here/build/guest" --outdir "$out" \
+    --binary "qemu-cmm=$cmm" --binary "upstream=$base"

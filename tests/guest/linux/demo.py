@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""The `make demo` walk-through: a Debian s390x guest gives memory back over the balloon.
+
+usage: demo.py --qemu PATH --images DIR [--log FILE]
+"""
+
+import argparse
+import os
+import re
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+from harness import MIB  # noqa: E402
+
+GUEST_MIB = 2048
+FILL_MIB = 1536
+TARGET_MIB = 512
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def indent(lines):
+    return "\n".join("    " + l for l in lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--qemu", default=os.path.join(ROOT, "build/qemu/qemu-system-s390x"))
+    ap.add_argument("--images", default=os.path.join(ROOT, "build/guest"))
+    ap.add_argument("--log", default=os.path.join(ROOT, "build/tests/linux/demo.log"))
+    args = ap.parse_args()
+
+    say("qemu-cmm demo: virtio-balloon-ccw and a Debian s390x guest under TCG")
+    say("  QEMU:  %s" % os.path.relpath(args.qemu))
+    say("  log:   %s" % os.path.relpath(args.log))
+    g = harness.Guest(args.qemu, args.images, "balloon", mem_mib=GUEST_MIB,
+                      args=["-device", "virtio-balloon-ccw,id=b0"], log=args.log)
+    with g:
+        say("\nbooting a %d MiB guest ..." % GUEST_MIB)
+        m = g.wait_line(r"(Linux version \S+ .*)", 120)
+        say("  " + m.group(1)[:110])
+        boot = g.wait_ready(120)
+        say("  guest ready (CMM-READY) after %.1f s" % boot)
+        rc, out = g.cmd("load_module virtio_balloon && echo virtio_balloon loaded")
+        if rc:
+            sys.exit("demo: virtio_balloon did not load:\n" + indent(out))
+        say("  " + " ".join(out))
+        rc, out = g.cmd("free -m")
+        say("  guest free -m:\n" + indent(out))
+
+        say("\nfilling %d MiB of tmpfs in the guest with dd, then deleting it ..." % FILL_MIB)
+        t0 = time.monotonic()
+        rc, out = g.cmd("fill_tmpfs /mnt/fill %d && drop_tmpfs /mnt/fill" % FILL_MIB,
+                        timeout=300)
+        if rc:
+            sys.exit("demo: the fill failed:\n" + indent(out))
+        say("  done in %.1f s; the memory is free in the guest but still resident "
+            "on the host" % (time.monotonic() - t0))
+        rss0, act0 = g.rss(), g.balloon_actual()
+        say("  host RSS of QEMU: %d MiB, balloon actual: %d MiB" % (rss0 // MIB, act0 // MIB))
+
+        say("\nQMP: balloon value=%d (%d MiB) ..." % (TARGET_MIB * MIB, TARGET_MIB))
+        try:
+            took = g.balloon_to(TARGET_MIB * MIB, 300)
+        except harness.Timeout as e:
+            sys.exit("demo: %s" % e)
+        time.sleep(0.5)
+        rss1, act1 = g.rss(), g.balloon_actual()
+        say("  query-balloon reached %d MiB after %.1f s" % (act1 // MIB, took))
+        rc, out = g.cmd("free -m")
+        say("  guest free -m:\n" + indent(out))
+
+        say("\nreport")
+        say("  %-22s %10s %10s" % ("", "before", "after"))
+        say("  %-22s %10d %10d" % ("host RSS of QEMU, MiB", rss0 // MIB, rss1 // MIB))
+        say("  %-22s %10d %10d" % ("balloon actual, MiB", act0 // MIB, act1 // MIB))
+        say("  %-22s %10s %9.1fs" % ("time to shrink", "", took))
+        say("  host memory returned: %d MiB" % ((rss0 - rss1) // MIB))
+    ok = g.exit_status == 0
+    say("\nQEMU quit over QMP%s" % ("" if ok else " (exit status %s)" % g.exit_status))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    harness.exit_on_sigterm()
+    try:
+        sys.exit(main())
+    except harness.HarnessError as e:
+        sys.exit("demo: %s" % e)
