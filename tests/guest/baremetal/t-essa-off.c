@@ -5,7 +5,7 @@
  * operation, specification and addressing checks.  This is upstream
  * QEMU's TCG behaviour today; with cmm switched off it must stay so.
  *
- * qemu-args: -cpu qemu,cmm=off
+ * qemu-args: -cpu qemu,cmm=off,cmmnt=off
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

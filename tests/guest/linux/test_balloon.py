@@ -28,7 +28,10 @@ def wait_rss_drop(g, before, drop, timeout):
 
 
 def run(t):
-    g = t.guest(args=["-device", "virtio-balloon-ccw,id=b0"], mem_mib=GUEST_MIB)
+    # The balloon alone: without CMMA the guest keeps freed memory resident,
+    # so it is the balloon that must give it back.
+    g = t.guest(args=["-cpu", "qemu,cmm=off,cmmnt=off",
+                      "-device", "virtio-balloon-ccw,id=b0"], mem_mib=GUEST_MIB)
     g.start()
     t.attempt("guest boots to CMM-READY", g.wait_ready, 120)
 

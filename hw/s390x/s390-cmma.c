@@ -1,0 +1,564 @@
+/*
+ * s390x CMMA page-state table for TCG
+ *
+ * The storage-attribute backend used when KVM does not keep the states: one
+ * byte per guest page, changed by the ESSA helper from any vCPU, read by
+ * migration and the monitor.  Pages the guest marks unused are released to
+ * the host in coalesced ranges.
+ *
+ * Copyright (c) 2026 qemu-cmm contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/atomic.h"
+#include "qemu/bitmap.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "hw/boards.h"
+#include "hw/qdev-properties.h"
+#include "hw/s390x/s390-cmma.h"
+#include "hw/s390x/s390-virtio-ccw.h"
+#include "exec/exec-all.h"
+#include "exec/memory.h"
+#include "migration/misc.h"
+#include "trace.h"
+
+S390CmmaState *s390_cmma_get(void)
+{
+    static S390CmmaState *cmma;
+
+    if (!cmma) {
+        cmma = (S390CmmaState *)object_resolve_path_type("", TYPE_S390_CMMA,
+                                                         NULL);
+    }
+    return cmma;
+}
+
+/* Keep the census in step with one page going from @old to @new. */
+static void census_move(S390CmmaState *s, uint8_t old, uint8_t new)
+{
+    CmmaCensus *c = &s->census;
+
+    if ((old ^ new) & CMMA_USAGE_MASK) {
+        qatomic_dec(&c->usage[old & CMMA_USAGE_MASK]);
+        qatomic_inc(&c->usage[new & CMMA_USAGE_MASK]);
+    }
+    if ((old ^ new) & CMMA_NODAT) {
+        if (new & CMMA_NODAT) {
+            qatomic_inc(&c->nodat);
+        } else {
+            qatomic_dec(&c->nodat);
+        }
+    }
+    if ((old ^ new) & CMMA_DISCARDED) {
+        if (new & CMMA_DISCARDED) {
+            qatomic_inc(&c->discarded);
+        } else {
+            qatomic_dec(&c->discarded);
+        }
+    }
+    if (cmma_is_pending(old) != cmma_is_pending(new)) {
+        if (cmma_is_pending(new)) {
+            qatomic_inc(&c->pending);
+        } else {
+            qatomic_dec(&c->pending);
+        }
+    }
+}
+
+static void mark_dirty(S390CmmaState *s, uint64_t gfn)
+{
+    unsigned long mask = BIT_MASK(gfn);
+
+    if (!(qatomic_fetch_or(&s->dirty[BIT_WORD(gfn)], mask) & mask)) {
+        qatomic_inc(&s->dirty_count);
+    }
+}
+
+/*
+ * Change a page's state with compare-and-swap so that vCPUs and the discard
+ * path never lose each other's updates.  Returns the old state.
+ */
+static uint8_t state_update(S390CmmaState *s, uint64_t gfn, unsigned orc)
+{
+    uint8_t old = qatomic_read(&s->state[gfn]), new, seen;
+
+    for (;;) {
+        new = cmma_essa_next(old, orc);
+        if (new == old) {
+            return old;
+        }
+        seen = qatomic_cmpxchg(&s->state[gfn], old, new);
+        if (seen == old) {
+            break;
+        }
+        old = seen;
+    }
+    census_move(s, old, new);
+    if (qatomic_read(&s->migration_mode) &&
+        ((old ^ new) & CMMA_MIGRATION_MASK)) {
+        mark_dirty(s, gfn);
+    }
+    return old;
+}
+
+/* Discard */
+
+/* Can guest RAM be released to the host right now? */
+static RAMBlock *discard_block(S390CmmaState *s)
+{
+    MachineState *ms = MACHINE(qdev_get_machine());
+    RAMBlock *rb = ms->ram->ram_block;
+
+    /*
+     * Not with vfio and friends, not while migrating (the source would not
+     * see the change, the destination could keep stale data), not for
+     * shared backends (another process sees the memory) and not for huge
+     * pages (a 4 KiB page cannot be released alone).
+     */
+    if (ram_block_discard_is_disabled() || migration_is_running() ||
+        migration_in_incoming_postcopy() || qemu_ram_is_shared(rb) ||
+        qemu_ram_pagesize(rb) != CMMA_PAGE_SIZE) {
+        return NULL;
+    }
+    return rb;
+}
+
+typedef struct DiscardRun {
+    S390CmmaState *s;
+    RAMBlock *rb;
+    uint64_t bytes;
+} DiscardRun;
+
+/* End the discard of pages [start, start + length): logically zero if done. */
+static void discard_finish(S390CmmaState *s, uint64_t start, uint64_t length,
+                           bool done)
+{
+    uint64_t gfn;
+
+    for (gfn = start / CMMA_PAGE_SIZE;
+         gfn < (start + length) / CMMA_PAGE_SIZE; gfn++) {
+        uint8_t old = qatomic_read(&s->state[gfn]), new, seen;
+
+        /* A page made stable meanwhile has dropped the mark already. */
+        while (old & CMMA_INFLIGHT) {
+            new = (old & ~CMMA_INFLIGHT) | (done ? CMMA_DISCARDED : 0);
+            seen = qatomic_cmpxchg(&s->state[gfn], old, new);
+            if (seen == old) {
+                census_move(s, old, new);
+                break;
+            }
+            old = seen;
+        }
+    }
+}
+
+static void discard_range(uint64_t start, uint64_t length, void *opaque)
+{
+    DiscardRun *run = opaque;
+    bool done = false;
+
+    /* Device memory above initial RAM is not ours to release. */
+    if (start + length <= qemu_ram_get_used_length(run->rb) &&
+        !ram_block_discard_range(run->rb, start, length)) {
+        /* Translated code from these pages must not outlive their content. */
+        tb_invalidate_phys_range(qemu_ram_get_offset(run->rb) + start,
+                                 qemu_ram_get_offset(run->rb) + start +
+                                 length - 1);
+        run->bytes += length;
+        done = true;
+        trace_s390_cmma_discard(start, length);
+    }
+    discard_finish(run->s, start, length, done);
+}
+
+/*
+ * Release the pending pages of @batch, which is emptied.  Each page is
+ * marked in flight under discard_lock before it is released; a vCPU that
+ * makes it stable meanwhile sees the mark and waits for the lock (see
+ * s390_cmma_essa()), so no write of the guest ever lands in a page that is
+ * being released.
+ */
+static uint64_t discard_batch(S390CmmaState *s, PageBatch *batch, RAMBlock *rb)
+{
+    DiscardRun run = { .s = s, .rb = rb };
+    unsigned i, n = 0;
+
+    qemu_mutex_lock(&s->discard_lock);
+    for (i = 0; i < batch->count; i++) {
+        uint64_t gfn = batch->pages[i] / CMMA_PAGE_SIZE;
+        uint8_t old = qatomic_read(&s->state[gfn]);
+
+        while (cmma_is_pending(old) && !(old & CMMA_INFLIGHT)) {
+            uint8_t seen = qatomic_cmpxchg(&s->state[gfn], old,
+                                           old | CMMA_INFLIGHT);
+            if (seen == old) {
+                batch->pages[n++] = batch->pages[i];   /* keep, compacted */
+                break;
+            }
+            old = seen;
+        }
+    }
+    batch->count = n;
+    page_batch_flush(batch, discard_range, &run);
+    qemu_mutex_unlock(&s->discard_lock);
+    qatomic_add(&s->census.discarded_bytes_total, run.bytes);
+    return run.bytes;
+}
+
+static void queue_flush_locked(S390CmmaState *s, CmmaQueue *q)
+{
+    RAMBlock *rb;
+
+    if (page_batch_is_empty(&q->batch)) {
+        return;
+    }
+    rb = qatomic_read(&s->discard) == CMMA_DISCARD_POLICY_EAGER ? discard_block(s)
+                                                          : NULL;
+    if (rb) {
+        discard_batch(s, &q->batch, rb);
+    }
+    /* Whatever could not be released stays pending for a later flush. */
+    q->batch.count = 0;
+}
+
+static void flush_timer_cb(void *opaque)
+{
+    S390CmmaState *s = opaque;
+    unsigned i;
+
+    for (i = 0; i < s->nqueues; i++) {
+        qemu_mutex_lock(&s->queues[i].lock);
+        queue_flush_locked(s, &s->queues[i]);
+        qemu_mutex_unlock(&s->queues[i].lock);
+    }
+}
+
+static void queue_page(S390CmmaState *s, unsigned cpu_index, uint64_t gfn)
+{
+    CmmaQueue *q = &s->queues[cpu_index % s->nqueues];
+
+    qemu_mutex_lock(&q->lock);
+    page_batch_add(&q->batch, gfn * CMMA_PAGE_SIZE);
+    if (page_batch_is_full(&q->batch)) {
+        queue_flush_locked(s, q);
+    }
+    qemu_mutex_unlock(&q->lock);
+    if (!timer_pending(s->flush_timer)) {
+        timer_mod(s->flush_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                                  s->discard_delay_ms);
+    }
+}
+
+uint64_t s390_cmma_flush(S390CmmaState *s)
+{
+    RAMBlock *rb = discard_block(s);
+    PageBatch batch;
+    uint64_t gfn, bytes = 0;
+
+    if (!rb) {
+        return 0;
+    }
+    page_batch_init(&batch, CMMA_QUEUE_PAGES, CMMA_PAGE_SIZE);
+    for (gfn = 0; gfn < s->npages; gfn++) {
+        if (cmma_is_pending(qatomic_read(&s->state[gfn]))) {
+            page_batch_add(&batch, gfn * CMMA_PAGE_SIZE);
+            if (page_batch_is_full(&batch)) {
+                bytes += discard_batch(s, &batch, rb);
+            }
+        }
+    }
+    bytes += discard_batch(s, &batch, rb);
+    page_batch_destroy(&batch);
+    trace_s390_cmma_flush(bytes);
+    return bytes;
+}
+
+uint64_t s390_cmma_essa(S390CmmaState *s, unsigned cpu_index, uint64_t gfn,
+                        unsigned orc)
+{
+    uint8_t old, new;
+
+    qatomic_inc(&s->census.essa[orc]);
+    old = state_update(s, gfn, orc);
+    new = cmma_essa_next(old, orc);
+
+    if ((old & CMMA_INFLIGHT) && !(new & CMMA_INFLIGHT)) {
+        /* Being released right now: wait until it is over. */
+        qemu_mutex_lock(&s->discard_lock);
+        qemu_mutex_unlock(&s->discard_lock);
+    }
+    if (cmma_is_pending(new) && !cmma_is_pending(old) &&
+        qatomic_read(&s->discard) == CMMA_DISCARD_POLICY_EAGER) {
+        queue_page(s, cpu_index, gfn);
+    }
+    return cmma_essa_r1(old);
+}
+
+void s390_cmma_reset_states(S390CmmaState *s)
+{
+    unsigned i;
+
+    for (i = 0; i < s->nqueues; i++) {
+        qemu_mutex_lock(&s->queues[i].lock);
+        s->queues[i].batch.count = 0;
+        qemu_mutex_unlock(&s->queues[i].lock);
+    }
+    qemu_mutex_lock(&s->discard_lock);
+    memset(s->state, 0, s->npages);
+    s->census.usage[CMMA_USAGE_STABLE] = s->npages;
+    for (i = 1; i < ARRAY_SIZE(s->census.usage); i++) {
+        s->census.usage[i] = 0;
+    }
+    s->census.nodat = 0;
+    s->census.discarded = 0;
+    s->census.pending = 0;
+    if (s->migration_mode) {
+        bitmap_set(s->dirty, 0, s->npages);
+        s->dirty_count = s->npages;
+    }
+    qemu_mutex_unlock(&s->discard_lock);
+    trace_s390_cmma_reset(s->npages);
+}
+
+void s390_cmma_census(S390CmmaState *s, CmmaCensus *out)
+{
+    unsigned i;
+
+    out->pages = s->npages;
+    for (i = 0; i < ARRAY_SIZE(out->usage); i++) {
+        out->usage[i] = qatomic_read(&s->census.usage[i]);
+    }
+    out->nodat = qatomic_read(&s->census.nodat);
+    out->discarded = qatomic_read(&s->census.discarded);
+    out->pending = qatomic_read(&s->census.pending);
+    for (i = 0; i < ESSA_ORC_COUNT; i++) {
+        out->essa[i] = qatomic_read(&s->census.essa[i]);
+    }
+    out->discarded_bytes_total =
+        qatomic_read(&s->census.discarded_bytes_total);
+}
+
+/* Storage-attribute class hooks (migration, monitor) */
+
+/* KVM leaves runs of up to this many clean pages inside one answer. */
+#define CMMA_MAX_CLEAN_RUN 16
+
+static int cmma_get_stattr(S390StAttribState *sa, uint64_t *start_gfn,
+                           uint32_t count, uint8_t *values)
+{
+    S390CmmaState *s = S390_CMMA(sa);
+    uint64_t gfn, last_dirty;
+    uint32_t n = 0;
+
+    if (!s->migration_mode || !qatomic_read(&s->dirty_count)) {
+        return 0;
+    }
+    gfn = *start_gfn < s->npages ? find_next_bit(s->dirty, s->npages,
+                                                 *start_gfn) : s->npages;
+    if (gfn >= s->npages) {
+        gfn = find_first_bit(s->dirty, s->npages);
+        if (gfn >= s->npages) {
+            return 0;
+        }
+    }
+    *start_gfn = gfn;
+    last_dirty = gfn;
+    while (n < count && gfn < s->npages &&
+           gfn - last_dirty <= CMMA_MAX_CLEAN_RUN) {
+        unsigned long mask = BIT_MASK(gfn);
+
+        /* Clear first: a change after this read marks the page again. */
+        if (qatomic_fetch_and(&s->dirty[BIT_WORD(gfn)], ~mask) & mask) {
+            qatomic_dec(&s->dirty_count);
+            last_dirty = gfn;
+        }
+        values[n++] = qatomic_read(&s->state[gfn]) & CMMA_MIGRATION_MASK;
+        gfn++;
+    }
+    /* End on the last dirty page, as KVM does. */
+    return last_dirty - *start_gfn + 1;
+}
+
+static int cmma_peek_stattr(S390StAttribState *sa, uint64_t start_gfn,
+                            uint32_t count, uint8_t *values)
+{
+    S390CmmaState *s = S390_CMMA(sa);
+    uint32_t i;
+
+    if (start_gfn >= s->npages) {
+        return 0;
+    }
+    count = MIN(count, s->npages - start_gfn);
+    for (i = 0; i < count; i++) {
+        values[i] = qatomic_read(&s->state[start_gfn + i]) &
+                    CMMA_MIGRATION_MASK;
+    }
+    return count;
+}
+
+static int cmma_set_stattr(S390StAttribState *sa, uint64_t start_gfn,
+                           uint32_t count, uint8_t *values)
+{
+    S390CmmaState *s = S390_CMMA(sa);
+    uint32_t i;
+
+    if (start_gfn >= s->npages || count > s->npages - start_gfn) {
+        error_report("s390-cmma: incoming states for pages 0x%" PRIx64
+                     "+%u beyond the %" PRIu64 " pages of this machine",
+                     start_gfn, count, s->npages);
+        return -EINVAL;
+    }
+    for (i = 0; i < count; i++) {
+        uint8_t new = values[i] & CMMA_MIGRATION_MASK;
+        uint8_t old = qatomic_xchg(&s->state[start_gfn + i], new);
+
+        census_move(s, old, new);
+    }
+    return 0;
+}
+
+static void cmma_synchronize(S390StAttribState *sa)
+{
+}
+
+static int cmma_set_migrationmode(S390StAttribState *sa, bool value,
+                                  Error **errp)
+{
+    S390CmmaState *s = S390_CMMA(sa);
+
+    if (value == s->migration_mode) {
+        return 0;
+    }
+    if (value) {
+        bitmap_set_atomic(s->dirty, 0, s->npages);
+        qatomic_set(&s->dirty_count, s->npages);
+    }
+    qatomic_set(&s->migration_mode, value);
+    if (!value) {
+        bitmap_zero(s->dirty, s->npages);
+        qatomic_set(&s->dirty_count, 0);
+    }
+    trace_s390_cmma_migration_mode(value);
+    return 0;
+}
+
+static int cmma_get_active(S390StAttribState *sa)
+{
+    return sa->migration_enabled;
+}
+
+static long long cmma_get_dirtycount(S390StAttribState *sa)
+{
+    S390CmmaState *s = S390_CMMA(sa);
+
+    return s->migration_mode ? qatomic_read(&s->dirty_count) : 0;
+}
+
+/* QOM */
+
+static int cmma_get_discard(Object *obj, Error **errp)
+{
+    return qatomic_read(&S390_CMMA(obj)->discard);
+}
+
+static void cmma_set_discard(Object *obj, int value, Error **errp)
+{
+    qatomic_set(&S390_CMMA(obj)->discard, value);
+}
+
+static void cmma_realize(DeviceState *dev, Error **errp)
+{
+    S390CmmaState *s = S390_CMMA(dev);
+    S390StAttribClass *sac = S390_STATTRIB_GET_CLASS(dev);
+    DeviceClass *parent = DEVICE_CLASS(object_class_get_parent(
+                                           OBJECT_CLASS(sac)));
+    MachineState *ms = MACHINE(qdev_get_machine());
+    unsigned i;
+
+    ERRP_GUARD();
+    if (s->discard_delay_ms < 1 || s->discard_delay_ms > 10000) {
+        error_setg(errp, "discard-delay-ms must be 1 to 10000, not %u",
+                   s->discard_delay_ms);
+        return;
+    }
+    parent->realize(dev, errp);
+    if (*errp) {
+        return;
+    }
+    s->npages = s390_get_memory_limit(S390_CCW_MACHINE(ms)) /
+                CMMA_PAGE_SIZE;
+    /* Zero pages are stable with no-DAT off: the power-on state. */
+    s->state = g_malloc0(s->npages);
+    s->census.pages = s->npages;
+    s->census.usage[CMMA_USAGE_STABLE] = s->npages;
+    s->dirty = bitmap_new(s->npages);
+
+    s->nqueues = MAX(ms->smp.max_cpus, 1);
+    s->queues = g_new0(CmmaQueue, s->nqueues);
+    for (i = 0; i < s->nqueues; i++) {
+        qemu_mutex_init(&s->queues[i].lock);
+        page_batch_init(&s->queues[i].batch, CMMA_QUEUE_PAGES,
+                        CMMA_PAGE_SIZE);
+    }
+    qemu_mutex_init(&s->discard_lock);
+    s->flush_timer = timer_new_ms(QEMU_CLOCK_REALTIME, flush_timer_cb, s);
+}
+
+static const Property cmma_props[] = {
+    DEFINE_PROP_UINT32("discard-delay-ms", S390CmmaState, discard_delay_ms,
+                       200),
+};
+
+static void cmma_instance_init(Object *obj)
+{
+    S390CmmaState *s = S390_CMMA(obj);
+
+    s->discard = CMMA_DISCARD_POLICY_EAGER;
+}
+
+static void cmma_class_init(ObjectClass *oc, void *data)
+{
+    S390StAttribClass *sac = S390_STATTRIB_CLASS(oc);
+    DeviceClass *dc = DEVICE_CLASS(oc);
+
+    sac->get_stattr = cmma_get_stattr;
+    sac->peek_stattr = cmma_peek_stattr;
+    sac->set_stattr = cmma_set_stattr;
+    sac->synchronize = cmma_synchronize;
+    sac->set_migrationmode = cmma_set_migrationmode;
+    sac->get_active = cmma_get_active;
+    sac->get_dirtycount = cmma_get_dirtycount;
+
+    dc->realize = cmma_realize;
+    device_class_set_props(dc, cmma_props);
+    object_class_property_add_enum(oc, "discard", "CmmaDiscardPolicy",
+                                   &CmmaDiscardPolicy_lookup,
+                                   cmma_get_discard, cmma_set_discard);
+    object_class_property_set_description(oc, "discard",
+        "When pages the guest marks unused go back to the host: "
+        "eager (within discard-delay-ms), lazy (on request) or off");
+    /* Reason: created once by the machine */
+    dc->user_creatable = false;
+}
+
+static const TypeInfo cmma_info = {
+    .name = TYPE_S390_CMMA,
+    .parent = TYPE_S390_STATTRIB,
+    .instance_size = sizeof(S390CmmaState),
+    .instance_init = cmma_instance_init,
+    .class_init = cmma_class_init,
+    .class_size = sizeof(S390StAttribClass),
+};
+
+static void cmma_register_types(void)
+{
+    type_register_static(&cmma_info);
+}
+
+type_init(cmma_register_types)

@@ -1,0 +1,98 @@
+/*
+ * s390x CMMA page-state table for TCG
+ *
+ * Copyright (c) 2026 qemu-cmm contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_S390X_S390_CMMA_H
+#define HW_S390X_S390_CMMA_H
+
+#include "hw/s390x/storage-attributes.h"
+#include "qapi/qapi-types-cmma-target.h"
+#include "qemu/page-batch.h"
+#include "qemu/thread.h"
+#include "qom/object.h"
+
+#define TYPE_S390_CMMA "s390-storage_attributes-tcg"
+OBJECT_DECLARE_SIMPLE_TYPE(S390CmmaState, S390_CMMA)
+
+#include "hw/s390x/cmma-state.h"
+
+
+/* How many pages a vCPU queues before it releases them (like the CBRL). */
+#define CMMA_QUEUE_PAGES 512
+
+typedef struct CmmaQueue {
+    QemuMutex lock;
+    PageBatch batch;
+} CmmaQueue;
+
+typedef struct CmmaCensus {
+    uint64_t pages;                 /* pages in the table */
+    uint64_t usage[4];              /* pages per usage state */
+    uint64_t nodat;
+    uint64_t discarded;             /* pages released to the host */
+    uint64_t pending;               /* unused pages still resident */
+    uint64_t essa[ESSA_ORC_COUNT];  /* ESSA executions per request code */
+    uint64_t discarded_bytes_total; /* released since start, cumulative */
+} CmmaCensus;
+
+struct S390CmmaState {
+    S390StAttribState parent_obj;
+
+    /* properties */
+    CmmaDiscardPolicy discard;
+    uint32_t discard_delay_ms;
+
+    uint8_t *state;                 /* one byte per page */
+    uint64_t npages;
+    CmmaCensus census;              /* updated with qatomic_* */
+
+    bool migration_mode;
+    unsigned long *dirty;           /* pages whose state changed since sent */
+    int64_t dirty_count;
+
+    CmmaQueue *queues;              /* one per possible vCPU */
+    unsigned nqueues;
+    QemuMutex discard_lock;         /* held while a range is released */
+    QEMUTimer *flush_timer;
+};
+
+/* The machine's page-state table, or NULL when another backend (KVM) runs. */
+S390CmmaState *s390_cmma_get(void);
+
+/*
+ * s390_cmma_essa: perform an ESSA request on one page
+ * @s: the table
+ * @cpu_index: the vCPU issuing it, for its discard queue
+ * @gfn: the page frame number, already checked by s390_cmma_gfn_valid()
+ * @orc: the operation request code, already checked (0-7)
+ *
+ * Returns: the page's state before the request, in ESSA's R1 layout.
+ */
+uint64_t s390_cmma_essa(S390CmmaState *s, unsigned cpu_index, uint64_t gfn,
+                        unsigned orc);
+
+static inline bool s390_cmma_gfn_valid(S390CmmaState *s, uint64_t gfn)
+{
+    return gfn < s->npages;
+}
+
+/* Set every page stable and clear no-DAT; drops queued discards. */
+void s390_cmma_reset_states(S390CmmaState *s);
+
+/*
+ * s390_cmma_flush: release every unused page that is still resident now
+ * Returns: the number of bytes released.
+ */
+uint64_t s390_cmma_flush(S390CmmaState *s);
+
+/* A consistent-enough snapshot of the counters. */
+void s390_cmma_census(S390CmmaState *s, CmmaCensus *out);
+
+void hmp_info_cmma_stats(Monitor *mon, const QDict *qdict);
+void hmp_cmma_flush(Monitor *mon, const QDict *qdict);
+
+#endif
