@@ -13,5 +13,7 @@ done
 "$here/scripts/deps.sh" bench
 "$here/scripts/guest-image.sh" "$here/build/guest"
 mkdir -p "$out"
-exec /usr/bin/python3 "$here/bench/rss.py" --images "$here/build/guest" --outdir "$out" \
+/usr/bin/python3 "$here/bench/rss.py" --images "$here/build/guest" --outdir "$out" \
     --binary "qemu-cmm=$cmm" --binary "upstream=$base"
+echo
+"$here/bench/essa-cost.sh" "$cmm" "$out"
