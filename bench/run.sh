@@ -17,3 +17,6 @@ mkdir -p "$out"
     --binary "qemu-cmm=$cmm" --binary "upstream=$base"
 echo
 "$here/bench/essa-cost.sh" "$cmm" "$out"
+echo
+/usr/bin/python3 "$here/bench/cmma_overhead.py" --cmm "$cmm" --upstream "$base" \
+    --images "$here/build/guest" --outdir "$out" --rounds "${BENCH_ROUNDS:-3}"
