@@ -28,7 +28,7 @@ guest-images:
 	scripts/guest-image.sh $(BUILD)/guest
 
 # Everything `make check` runs: the emulator, firmware, test programs and images.
-check-prep: build guest-images
+check-prep: build guest-images baseline
 	ninja -C $(QEMU_BUILD) $$(scripts/test-targets.sh $(QEMU_BUILD))
 	$(MAKE) -s -C tests/guest/baremetal O=$(abspath $(BUILD))/tests/baremetal
 

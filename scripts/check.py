@@ -102,6 +102,9 @@ def main():
     levels = args.levels.split(',')
     totals = Totals()
     env = dict(os.environ, QTEST_QEMU_BINARY=qemu)
+    upstream = os.path.join(build, 'baseline', 'qemu-system-s390x')
+    if os.path.exists(upstream):
+        env['CMM_QEMU_UPSTREAM'] = upstream    # for migration compatibility tests
     py = '/usr/bin/python3'
     t0 = time.time()
 
