@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The `make demo` walk-through: a Debian s390x guest gives memory back over the balloon.
+"""The `make demo` walk-through: a Debian s390x guest gives memory back to the host,
+first by itself through CMMA (ESSA emulated under TCG), then over the balloon.
 
 usage: demo.py --qemu PATH --images DIR [--log FILE]
 """
@@ -37,7 +38,7 @@ def main():
     ap.add_argument("--log", default=os.path.join(ROOT, "build/tests/linux/demo.log"))
     args = ap.parse_args()
 
-    say("qemu-cmm demo: virtio-balloon-ccw and a Debian s390x guest under TCG")
+    say("qemu-cmm demo: CMMA and virtio-balloon-ccw with a Debian s390x guest under TCG")
     say("  QEMU:  %s" % os.path.relpath(args.qemu))
     say("  log:   %s" % os.path.relpath(args.log))
     g = harness.Guest(args.qemu, args.images, "balloon", mem_mib=GUEST_MIB,
@@ -55,15 +56,32 @@ def main():
         rc, out = g.cmd("free -m")
         say("  guest free -m:\n" + indent(out))
 
-        say("\nfilling %d MiB of tmpfs in the guest with dd, then deleting it ..." % FILL_MIB)
+        cmma = g.qmp.execute("query-cmma")
+        say("  the guest detected CMMA: %d ESSA so far, %d MiB marked unused, "
+            "discard policy %s" % (sum(cmma["essa"]), cmma["unused"] // MIB,
+                                   cmma["discard-policy"]))
+
+        say("\nfilling %d MiB of tmpfs in the guest with dd ..." % FILL_MIB)
         t0 = time.monotonic()
-        rc, out = g.cmd("fill_tmpfs /mnt/fill %d && drop_tmpfs /mnt/fill" % FILL_MIB,
-                        timeout=300)
+        rc, out = g.cmd("fill_tmpfs /mnt/fill %d" % FILL_MIB, timeout=300)
         if rc:
             sys.exit("demo: the fill failed:\n" + indent(out))
-        say("  done in %.1f s; the memory is free in the guest but still resident "
-            "on the host" % (time.monotonic() - t0))
+        rss_full = g.rss()
+        say("  done in %.1f s; host RSS of QEMU: %d MiB" % (time.monotonic() - t0,
+                                                           rss_full // MIB))
+        say("\ndeleting it: the guest marks the pages unused, QEMU releases them")
+        g.cmd("drop_tmpfs /mnt/fill")
+        t0 = time.monotonic()
+        trail = []
+        for i in range(6):
+            time.sleep(0.5)
+            trail.append("%.1fs: %d MiB" % (time.monotonic() - t0, g.rss() // MIB))
+        say("  host RSS " + ", ".join(trail))
+        cmma = g.qmp.execute("query-cmma")
+        say("  query-cmma: %d MiB unused, %d MiB released to the host so far" % (
+            cmma["unused"] // MIB, cmma["released"] // MIB))
         rss0, act0 = g.rss(), g.balloon_actual()
+        cmma_returned = rss_full - rss0
         say("  host RSS of QEMU: %d MiB, balloon actual: %d MiB" % (rss0 // MIB, act0 // MIB))
 
         say("\nQMP: balloon value=%d (%d MiB) ..." % (TARGET_MIB * MIB, TARGET_MIB))
@@ -82,7 +100,9 @@ def main():
         say("  %-22s %10d %10d" % ("host RSS of QEMU, MiB", rss0 // MIB, rss1 // MIB))
         say("  %-22s %10d %10d" % ("balloon actual, MiB", act0 // MIB, act1 // MIB))
         say("  %-22s %10s %9.1fs" % ("time to shrink", "", took))
-        say("  host memory returned: %d MiB" % ((rss0 - rss1) // MIB))
+        say("  returned by CMMA after the guest freed %d MiB: %d MiB (RSS %d -> %d MiB)"
+            % (FILL_MIB, cmma_returned // MIB, rss_full // MIB, rss0 // MIB))
+        say("  returned by the balloon: %d MiB" % ((rss0 - rss1) // MIB))
     ok = g.exit_status == 0
     say("\nQEMU quit over QMP%s" % ("" if ok else " (exit status %s)" % g.exit_status))
     return 0 if ok else 1
