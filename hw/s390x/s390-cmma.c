@@ -227,6 +227,17 @@ static void queue_flush_locked(S390CmmaState *s, CmmaQueue *q)
     q->batch.count = 0;
 }
 
+/* While releasing is blocked (a migration runs), look again this often. */
+#define CMMA_RETRY_MS 1000
+
+static void arm_flush_timer(S390CmmaState *s, int64_t delay_ms)
+{
+    if (!timer_pending(s->flush_timer)) {
+        timer_mod(s->flush_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + delay_ms);
+    }
+}
+
 static void flush_timer_cb(void *opaque)
 {
     S390CmmaState *s = opaque;
@@ -236,6 +247,20 @@ static void flush_timer_cb(void *opaque)
         qemu_mutex_lock(&s->queues[i].lock);
         queue_flush_locked(s, &s->queues[i]);
         qemu_mutex_unlock(&s->queues[i].lock);
+    }
+    /*
+     * Pages the queues could not release (queued while releasing was
+     * blocked, or received unused from a migration source) are found by a
+     * scan of the table: a few hundred microseconds for 2 GiB.
+     */
+    if (qatomic_read(&s->discard) != CMMA_DISCARD_POLICY_EAGER ||
+        !qatomic_read(&s->census.pending)) {
+        return;
+    }
+    if (discard_block(s)) {
+        s390_cmma_flush(s);
+    } else {
+        arm_flush_timer(s, CMMA_RETRY_MS);
     }
 }
 
@@ -249,10 +274,7 @@ static void queue_page(S390CmmaState *s, unsigned cpu_index, uint64_t gfn)
         queue_flush_locked(s, q);
     }
     qemu_mutex_unlock(&q->lock);
-    if (!timer_pending(s->flush_timer)) {
-        timer_mod(s->flush_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                                  s->discard_delay_ms);
-    }
+    arm_flush_timer(s, s->discard_delay_ms);
 }
 
 uint64_t s390_cmma_flush(S390CmmaState *s)
@@ -419,6 +441,10 @@ static int cmma_set_stattr(S390StAttribState *sa, uint64_t start_gfn,
         uint8_t old = qatomic_xchg(&s->state[start_gfn + i], new);
 
         census_move(s, old, new);
+    }
+    /* Unused pages from the source go back to the host here too. */
+    if (qatomic_read(&s->census.pending)) {
+        arm_flush_timer(s, s->discard_delay_ms);
     }
     return 0;
 }
