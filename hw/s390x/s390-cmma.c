@@ -145,9 +145,15 @@ static void discard_finish(S390CmmaState *s, uint64_t start, uint64_t length,
          gfn < (start + length) / CMMA_PAGE_SIZE; gfn++) {
         uint8_t old = qatomic_read(&s->state[gfn]), new, seen;
 
-        /* A page made stable meanwhile has dropped the mark already. */
+        /*
+         * A page set stable meanwhile is the guest's again: its vCPU waits
+         * for discard_lock before it can write, so it only ever sees zeros.
+         */
         while (old & CMMA_INFLIGHT) {
-            new = (old & ~CMMA_INFLIGHT) | (done ? CMMA_DISCARDED : 0);
+            new = old & ~CMMA_INFLIGHT;
+            if (done && (old & CMMA_USAGE_MASK) != CMMA_USAGE_STABLE) {
+                new |= CMMA_DISCARDED;
+            }
             seen = qatomic_cmpxchg(&s->state[gfn], old, new);
             if (seen == old) {
                 census_move(s, old, new);
@@ -179,10 +185,11 @@ static void discard_range(uint64_t start, uint64_t length, void *opaque)
 
 /*
  * Release the pending pages of @batch, which is emptied.  Each page is
- * marked in flight under discard_lock before it is released; a vCPU that
- * makes it stable meanwhile sees the mark and waits for the lock (see
- * s390_cmma_essa()), so no write of the guest ever lands in a page that is
- * being released.
+ * marked in flight under discard_lock before it is released and keeps the
+ * mark until its range is done; any ESSA that takes a marked page out of
+ * the unused state waits for the lock (see s390_cmma_essa()), so no write
+ * of the guest ever lands in a page that is being released, however many
+ * vCPUs change it meanwhile.
  */
 static uint64_t discard_batch(S390CmmaState *s, PageBatch *batch, RAMBlock *rb)
 {
@@ -310,7 +317,7 @@ uint64_t s390_cmma_essa(S390CmmaState *s, unsigned cpu_index, uint64_t gfn,
     old = state_update(s, gfn, orc);
     new = cmma_essa_next(old, orc);
 
-    if ((old & CMMA_INFLIGHT) && !(new & CMMA_INFLIGHT)) {
+    if (cmma_must_wait(old, new)) {
         /* Being released right now: wait until it is over. */
         qemu_mutex_lock(&s->discard_lock);
         qemu_mutex_unlock(&s->discard_lock);

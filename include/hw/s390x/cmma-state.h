@@ -50,12 +50,13 @@ enum {
  * requests clear "discarded" since the guest is about to use the page, only
  * SET_STABLE clears no-DAT, and a discarded page is not resident, so
  * SET_STABLE_IF_RESIDENT leaves it alone and SET_POT_VOLATILE makes it
- * volatile.  A discard under way ends when the page becomes stable.
+ * volatile.  The in-flight mark stays until the release of the page is
+ * over, whatever the guest requests meanwhile (see cmma_must_wait()).
  */
 static inline uint8_t cmma_essa_next(uint8_t old, unsigned orc)
 {
     uint8_t keep = old & ~CMMA_USAGE_MASK;
-    uint8_t stable = keep & ~(CMMA_DISCARDED | CMMA_INFLIGHT);
+    uint8_t stable = keep & ~CMMA_DISCARDED;
 
     switch (orc) {
     case ESSA_SET_STABLE:
@@ -76,6 +77,17 @@ static inline uint8_t cmma_essa_next(uint8_t old, unsigned orc)
     default:
         return old;
     }
+}
+
+/*
+ * A page whose release is under way may be written by the guest once it
+ * leaves the unused state: the ESSA that takes it out must not return
+ * before the release is over.
+ */
+static inline bool cmma_must_wait(uint8_t old, uint8_t new)
+{
+    return (new & CMMA_INFLIGHT) &&
+           (new & CMMA_USAGE_MASK) != CMMA_USAGE_UNUSED;
 }
 
 /* The R1 value ESSA returns for a page in state @state. */

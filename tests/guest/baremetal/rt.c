@@ -577,6 +577,117 @@ void leave_pstate(void)
     }
 }
 
+/* ---- time and a second CPU ------------------------------------------------ */
+
+uint64_t rt_now_us(void)
+{
+    uint64_t tod;
+
+    asm volatile("stck %0" : "=Q"(tod) : : "cc");
+    return tod >> 12;                   /* bit 51 is one microsecond */
+}
+
+int rt_sigp(uint16_t cpu, unsigned order, uint64_t param, uint32_t *status)
+{
+    register uint64_t st asm("2") = 0;  /* even R1: parameter in R1 + 1 */
+    register uint64_t parm asm("3") = param;
+    int cc;
+
+    do {
+        asm volatile("  sigp  %[st],%[cpu],0(%[order])\n"
+                     "  ipm   %[cc]\n"
+                     "  srl   %[cc],28\n"
+                     : [st] "+d"(st), [cc] "=d"(cc)
+                     : "d"(parm), [cpu] "d"((uint64_t)cpu),
+                       [order] "a"((uint64_t)order)
+                     : "cc", "memory");
+    } while (cc == 2);
+    if (status) {
+        *status = (uint32_t)st;
+    }
+    return cc;
+}
+
+/* disabled-wait address of the other CPU after any interruption */
+#define RT_STOP_CPU 0xbad0c0
+
+/* The other CPU's prefix area and stack. */
+uint8_t rt_cpu_lowcore[8192] __attribute__((aligned(8192)));
+uint8_t rt_cpu_stack[16384] __attribute__((aligned(8)));
+static void (*volatile rt_cpu_fn)(void);
+void rt_cpu_entry(void);
+void rt_cpu_main(void);
+
+/* Its restart entry: own stack, then rt_cpu_main(). */
+asm("   .text\n"
+    "   .globl rt_cpu_entry\n"
+    "rt_cpu_entry:\n"
+    "   larl  %r15,rt_cpu_stack+16384-160\n"
+    "   lghi  %r0,0\n"
+    "   stg   %r0,0(%r15)\n"
+    "   brasl %r14,rt_cpu_main\n"
+    "0: j     0b\n");
+
+void rt_cpu_main(void)
+{
+    uint16_t self;
+
+    rt_cpu_fn();
+    asm volatile("stap %0" : "=Q"(self));
+    rt_sigp(self, SIGP_STOP, 0, NULL);
+}
+
+bool rt_cpu_start(uint16_t cpu, void (*fn)(void))
+{
+    static int prefixed = -1;
+    volatile uint64_t *lc = (volatile uint64_t *)rt_cpu_lowcore;
+    uint32_t status = 0;
+    int cc;
+
+    if (prefixed != cpu) {
+        unsigned off;
+
+        memset(rt_cpu_lowcore, 0, sizeof(rt_cpu_lowcore));
+        /* external, SVC, program, machine-check, I/O: disabled wait */
+        for (off = LC_EXT_NEW; off <= LC_IO_NEW; off += 16) {
+            lc[off / 8] = RT_MASK_WAIT;
+            lc[off / 8 + 1] = RT_STOP_CPU;
+        }
+        lc[LC_RESTART_NEW / 8] = RT_MASK_SUP;
+        lc[LC_RESTART_NEW / 8 + 1] = (uint64_t)rt_cpu_entry;
+        cc = rt_sigp(cpu, SIGP_SET_PREFIX, (uint64_t)rt_cpu_lowcore, &status);
+        if (cc) {
+            diag("SIGP SET PREFIX to CPU %u: CC %d status 0x%x", cpu, cc,
+                 status);
+            return false;
+        }
+        prefixed = cpu;
+    }
+    rt_cpu_fn = fn;
+    asm volatile("bcr 14,0" : : : "memory");
+    cc = rt_sigp(cpu, SIGP_RESTART, 0, &status);
+    if (cc) {
+        diag("SIGP RESTART to CPU %u: CC %d status 0x%x", cpu, cc, status);
+        return false;
+    }
+    return true;
+}
+
+bool rt_cpu_wait_stopped(uint16_t cpu, uint64_t timeout_us)
+{
+    uint64_t start = rt_now_us();
+    uint32_t status = 0;
+
+    do {
+        if (rt_sigp(cpu, SIGP_SENSE, 0, &status) == 1 &&
+            (status & SIGP_STATUS_STOPPED)) {
+            return true;
+        }
+    } while (rt_now_us() - start < timeout_us);
+    diag("CPU %u did not stop: SIGP SENSE status 0x%x", cpu, status);
+    return false;
+}
+
 /* ---- string helpers ------------------------------------------------------- */
 
 void *memset(void *s, int c, size_t n)

@@ -132,6 +132,33 @@ static inline uint64_t rt_epsw(void)
     return (hi << 32) | (lo & 0xffffffffUL);
 }
 
+/* ---- time and a second CPU ------------------------------------------ */
+
+/* TOD clock (STCK) in microseconds. */
+uint64_t rt_now_us(void);
+
+#define SIGP_SENSE              1
+#define SIGP_STOP               5
+#define SIGP_RESTART            6
+#define SIGP_SET_PREFIX         13
+#define SIGP_STATUS_STOPPED     0x40
+
+/* SIGNAL PROCESSOR to CPU address cpu; retries while busy (CC 2).
+ * Returns the CC; *status (may be NULL) gets the status for CC 1. */
+int rt_sigp(uint16_t cpu, unsigned order, uint64_t param, uint32_t *status);
+
+/*
+ * Run fn() on the stopped CPU cpu (e.g. 1 with -smp 2): the first call
+ * gives it its own prefix area (SIGP SET PREFIX), each call starts it with
+ * SIGP RESTART on its own 16 KiB stack, in 64-bit supervisor state with
+ * all interruptions disabled; any interruption stops it in a disabled
+ * wait.  When fn returns, the CPU stops itself (SIGP STOP).  One such CPU
+ * at a time.  Returns false (with a diagnostic) if SIGP failed.
+ */
+bool rt_cpu_start(uint16_t cpu, void (*fn)(void));
+/* Wait up to timeout_us until CPU cpu is stopped; false on timeout. */
+bool rt_cpu_wait_stopped(uint16_t cpu, uint64_t timeout_us);
+
 /* ---- helpers --------------------------------------------------------- */
 
 void *memset(void *s, int c, size_t n);
