@@ -26,6 +26,7 @@
 #include "exec/exec-all.h"
 #include "exec/memory.h"
 #include "migration/misc.h"
+#include "system/runstate.h"
 #include "trace.h"
 
 S390CmmaState *s390_cmma_get(void)
@@ -116,12 +117,14 @@ static RAMBlock *discard_block(S390CmmaState *s)
     RAMBlock *rb = ms->ram->ram_block;
 
     /*
-     * Not with vfio and friends, not while migrating (the source would not
-     * see the change, the destination could keep stale data), not for
-     * shared backends (another process sees the memory) and not for huge
-     * pages (a 4 KiB page cannot be released alone).
+     * Not with vfio and friends; not while migrating out (the destination
+     * would keep stale data) nor in (a page's new content can arrive before
+     * its new state, and would be released); not for shared backends
+     * (another process sees the memory) and not for huge pages (a 4 KiB
+     * page cannot be released alone).
      */
     if (ram_block_discard_is_disabled() || migration_is_running() ||
+        runstate_check(RUN_STATE_INMIGRATE) ||
         migration_in_incoming_postcopy() || qemu_ram_is_shared(rb) ||
         qemu_ram_pagesize(rb) != CMMA_PAGE_SIZE) {
         return NULL;

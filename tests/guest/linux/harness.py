@@ -171,7 +171,7 @@ class Guest:
     """
 
     def __init__(self, qemu, images, initrd="balloon", mem_mib=2048, args=(),
-                 append="", log=None, smp=1):
+                 append="", log=None, smp=1, incoming=False):
         self.qemu = qemu
         self.images = images
         self.initrd = os.path.join(images, "initrd-%s.gz" % initrd)
@@ -194,6 +194,12 @@ class Guest:
         self.seq = 0
         self.tmpdir = tempfile.mkdtemp(prefix="cmm-guest-")
         self.qmp_path = os.path.join(self.tmpdir, "qmp.sock")
+        # incoming=True: a migration destination (started with -S) waiting on
+        # the unix socket self.migrate_uri; its console is the guest's once the
+        # migration is over.
+        self.incoming = incoming
+        self.migrate_path = os.path.join(self.tmpdir, "migrate.sock")
+        self.migrate_uri = "unix:" + self.migrate_path
         self.start_time = None
 
     # ---- process ---------------------------------------------------------------
@@ -205,7 +211,9 @@ class Guest:
                 "-append", append.strip(), "-no-reboot",
                 "-serial", "stdio", "-display", "none", "-monitor", "none",
                 "-nodefaults",
-                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path] + self.extra_args
+                "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path] + \
+            (["-S", "-incoming", self.migrate_uri] if self.incoming else []) + \
+            self.extra_args
 
     def start(self):
         argv = self.command_line()
@@ -326,6 +334,21 @@ class Guest:
         """Write a line of the test's own into the log."""
         self.log.write("note", text)
 
+    def hmp(self, line, timeout=30):
+        """Run an HMP command through QMP; return its text output."""
+        return self.qmp.execute("human-monitor-command", timeout=timeout,
+                                **{"command-line": line})
+
+    def query_cmma(self):
+        return self.qmp.execute("query-cmma")
+
+    def kernel_trouble(self):
+        """Console lines so far that report a kernel oops, BUG, panic, warning or OOM kill."""
+        pat = re.compile(r"Oops|BUG[: ]|Kernel panic|Call Trace|WARNING: CPU|"
+                         r"general protection|Bad page|page allocation failure|oom-killer")
+        with self.cond:
+            return [l for l in self.lines if pat.search(l)]
+
     def balloon_actual(self):
         return self.qmp.execute("query-balloon")["actual"]
 
@@ -372,10 +395,11 @@ class Guest:
                 f.close()
             except OSError:
                 pass
-        try:
-            os.unlink(self.qmp_path)
-        except OSError:
-            pass
+        for path in (self.qmp_path, self.migrate_path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
         try:
             os.rmdir(self.tmpdir)
         except OSError:
@@ -445,3 +469,20 @@ class RssSampler:
         self.stop_ev.set()
         self.thread.join()
         return self.samples
+
+
+def diag(text):
+    """Print text as TAP diagnostics ("# ..." lines)."""
+    for line in str(text).splitlines():
+        print("# " + line, flush=True)
+
+
+def finish_guest(t, g):
+    """The closing checks of a test: the guest still answers, its console
+    shows no oops, BUG or warning, and QEMU quits cleanly over QMP."""
+    rc, out = g.cmd("echo CMM-ALIVE")
+    t.ok(rc == 0 and "CMM-ALIVE" in out, "guest still runs commands", repr(out))
+    trouble = g.kernel_trouble()
+    t.ok(not trouble, "no kernel oops, BUG or warning on the console", "\n".join(trouble[:10]))
+    g.close()
+    t.ok(g.exit_status == 0, "QEMU quits cleanly over QMP", "exit status %s" % g.exit_status)
