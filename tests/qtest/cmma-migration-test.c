@@ -240,6 +240,38 @@ static void test_old_machine_type(void)
     rmdir(tmpdir);
 }
 
+/* system_reset from the monitor sets every page stable, no-DAT off. */
+static void test_system_reset(void)
+{
+    g_autofree char *elf = write_guest_elf();
+    QTestState *qts;
+    QDict *info = NULL;
+    int i;
+
+    qts = qtest_initf("-M s390-ccw-virtio -accel tcg -m 64M -nodefaults "
+                      "-kernel %s", elf);
+    wait_guest(qts);
+    assert_guest_states(qts);
+    /* stopped, so the program cannot run again and set states anew */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'stop' }");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
+    for (i = 0; i < 500; i++) {
+        qobject_unref(info);
+        info = cmma_info(qts);
+        if (get_u64(info, "stable") == 64 * MiB) {
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpuint(get_u64(info, "stable"), ==, 64 * MiB);
+    g_assert_cmpuint(get_u64(info, "no-dat"), ==, 0);
+    g_assert_cmpuint(get_u64(info, "discarded"), ==, 0);
+    qobject_unref(info);
+    assert_hmp_bytes(qts, 0x1ff000, 2, "0000");
+    qtest_quit(qts);
+    unlink(elf);
+}
+
 /*
  * Upstream QEMU 10.0 sends the section without data and ignores data it
  * receives: streams must go through both ways.  Needs an unpatched binary,
@@ -287,5 +319,6 @@ int main(int argc, char **argv)
     qtest_add_func("/cmma/migration/states", test_states_migrate);
     qtest_add_func("/cmma/migration/old-machine-type", test_old_machine_type);
     qtest_add_func("/cmma/migration/upstream-both-ways", test_upstream_compat);
+    qtest_add_func("/cmma/system-reset", test_system_reset);
     return g_test_run();
 }
