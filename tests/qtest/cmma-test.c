@@ -63,6 +63,25 @@ static void test_query_fresh(void)
     qtest_quit(qts);
 }
 
+/* No page-state table (no s390x machine): both commands say so. */
+static void test_no_table(void)
+{
+    QTestState *qts = qtest_init("-M none");
+    const char *cmds[] = { "query-cmma", "cmma-flush" };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': %s }", cmds[i]);
+        QDict *err = qdict_get_qdict(rsp, "error");
+
+        g_assert_nonnull(err);
+        g_assert_cmpstr(qdict_get_str(err, "class"), ==, "GenericError");
+        g_assert_nonnull(strstr(qdict_get_str(err, "desc"), "CMMA"));
+        qobject_unref(rsp);
+    }
+    qtest_quit(qts);
+}
+
 static void test_policy(void)
 {
     QTestState *qts = qtest_init("-M s390-ccw-virtio -m 256M "
@@ -159,6 +178,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/cmma/query/fresh", test_query_fresh);
+    qtest_add_func("/cmma/no-table", test_no_table);
     qtest_add_func("/cmma/policy", test_policy);
     qtest_add_func("/cmma/hmp", test_hmp);
     qtest_add_func("/cmma/cpu-model/machine-types", test_cpu_model);
