@@ -228,8 +228,10 @@ static void queue_flush_locked(S390CmmaState *s, CmmaQueue *q)
     if (page_batch_is_empty(&q->batch)) {
         return;
     }
-    rb = qatomic_read(&s->discard) == CMMA_DISCARD_POLICY_EAGER ? discard_block(s)
-                                                          : NULL;
+    rb = NULL;
+    if (qatomic_read(&s->discard) == CMMA_DISCARD_POLICY_EAGER) {
+        rb = discard_block(s);
+    }
     if (rb) {
         discard_batch(s, &q->batch, rb);
     }
