@@ -486,3 +486,15 @@ def finish_guest(t, g):
     t.ok(not trouble, "no kernel oops, BUG or warning on the console", "\n".join(trouble[:10]))
     g.close()
     t.ok(g.exit_status == 0, "QEMU quits cleanly over QMP", "exit status %s" % g.exit_status)
+
+
+def wait_migration(src, timeout):
+    """Poll query-migrate until it ends; return its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = src.qmp.execute("query-migrate")
+        if st.get("status") in ("completed", "failed", "cancelled"):
+            return st
+        if time.monotonic() > deadline:
+            return st
+        time.sleep(0.2)

@@ -28,18 +28,6 @@ DIR = "/mnt/m"
 
 
 
-def wait_migration(src, timeout):
-    """Poll query-migrate until it ends; return its last answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = src.qmp.execute("query-migrate")
-        if st.get("status") in ("completed", "failed", "cancelled"):
-            return st
-        if time.monotonic() > deadline:
-            return st
-        time.sleep(0.2)
-
-
 def run(t):
     src = t.guest(initrd="cmma", mem_mib=GUEST_MIB)
     src.start()
@@ -66,7 +54,7 @@ def run(t):
     e2 = src.query_cmma()["essa"]
     t0 = time.monotonic()
     src.qmp.execute("migrate", uri=dst.migrate_uri)
-    st = wait_migration(src, MIGRATE_TIMEOUT)
+    st = harness.wait_migration(src, MIGRATE_TIMEOUT)
     took = time.monotonic() - t0
     ram = st.get("ram", {})
     diag("migration: %s after %.1f s; %d MiB transferred, %d dirty syncs, downtime %s ms"
