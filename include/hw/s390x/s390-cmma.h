@@ -9,6 +9,7 @@
 #ifndef HW_S390X_S390_CMMA_H
 #define HW_S390X_S390_CMMA_H
 
+#include "hw/s390x/cmma-state.h"
 #include "hw/s390x/storage-attributes.h"
 #include "qapi/qapi-types-cmma-target.h"
 #include "qemu/page-batch.h"
@@ -17,9 +18,6 @@
 
 #define TYPE_S390_CMMA "s390-storage_attributes-tcg"
 OBJECT_DECLARE_SIMPLE_TYPE(S390CmmaState, S390_CMMA)
-
-#include "hw/s390x/cmma-state.h"
-
 
 /* How many pages a vCPU queues before it releases them (like the CBRL). */
 #define CMMA_QUEUE_PAGES 512
