@@ -3,7 +3,8 @@
 # Usage: scripts/mkpatch.sh NAME.patch "One-line description" [more text] -- FILE...
 # Edit the files in build/src first; the patch is written to patches/NAME.patch
 # (replacing it) and appended to patches/series if it is new.  Each file must
-# belong to this patch alone.
+# belong to this patch alone, unless MKPATCH_BASE names a copy of the files as
+# the earlier patches left them (the new patch then stacks on those).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 name=$1 desc=$2
@@ -12,7 +13,7 @@ long=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do long+=("$1"); shift; done
 [ "${1:-}" = -- ] && shift
 [ $# -gt 0 ] || { echo "mkpatch: name the files" >&2; exit 2; }
-up=$top/build/upstream/qemu src=$top/build/src
+up=${MKPATCH_BASE:-$top/build/upstream/qemu} src=$top/build/src
 out=$top/patches/$name
 {
     echo "Description: $desc"

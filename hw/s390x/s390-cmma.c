@@ -63,6 +63,13 @@ static void census_move(S390CmmaState *s, uint8_t old, uint8_t new)
             qatomic_dec(&c->discarded);
         }
     }
+    if ((old ^ new) & CMMA_REPORTED) {
+        if (new & CMMA_REPORTED) {
+            qatomic_inc(&c->reported);
+        } else {
+            qatomic_dec(&c->reported);
+        }
+    }
     if (cmma_is_pending(old) != cmma_is_pending(new)) {
         if (cmma_is_pending(new)) {
             qatomic_inc(&c->pending);
@@ -289,7 +296,7 @@ static void queue_page(S390CmmaState *s, unsigned cpu_index, uint64_t gfn)
     arm_flush_timer(s, s->discard_delay_ms);
 }
 
-uint64_t s390_cmma_flush(S390CmmaState *s)
+uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max)
 {
     RAMBlock *rb = discard_block(s);
     PageBatch batch;
@@ -299,10 +306,11 @@ uint64_t s390_cmma_flush(S390CmmaState *s)
         return 0;
     }
     page_batch_init(&batch, CMMA_QUEUE_PAGES, CMMA_PAGE_SIZE);
-    for (gfn = 0; gfn < s->npages; gfn++) {
+    for (gfn = 0; gfn < s->npages && bytes < max; gfn++) {
         if (cmma_is_pending(qatomic_read(&s->state[gfn]))) {
             page_batch_add(&batch, gfn * CMMA_PAGE_SIZE);
-            if (page_batch_is_full(&batch)) {
+            if (page_batch_is_full(&batch) ||
+                bytes + batch.count * CMMA_PAGE_SIZE >= max) {
                 bytes += discard_batch(s, &batch, rb);
             }
         }
@@ -311,6 +319,35 @@ uint64_t s390_cmma_flush(S390CmmaState *s)
     page_batch_destroy(&batch);
     trace_s390_cmma_flush(bytes);
     return bytes;
+}
+
+uint64_t s390_cmma_flush(S390CmmaState *s)
+{
+    return s390_cmma_reclaim(s, UINT64_MAX);
+}
+
+uint64_t s390_cmma_note_reported(S390CmmaState *s, uint64_t start,
+                                 uint64_t length)
+{
+    uint64_t gfn, end = MIN(start + length, s->npages * CMMA_PAGE_SIZE);
+    uint64_t n = 0;
+
+    for (gfn = start / CMMA_PAGE_SIZE; gfn < end / CMMA_PAGE_SIZE; gfn++) {
+        uint8_t old = qatomic_read(&s->state[gfn]), new, seen;
+
+        /* A page the guest took back meanwhile keeps its state. */
+        while (cmma_is_pending(old) && !(old & CMMA_INFLIGHT)) {
+            new = old | CMMA_DISCARDED | CMMA_REPORTED;
+            seen = qatomic_cmpxchg(&s->state[gfn], old, new);
+            if (seen == old) {
+                census_move(s, old, new);
+                n++;
+                break;
+            }
+            old = seen;
+        }
+    }
+    return n;
 }
 
 uint64_t s390_cmma_essa(S390CmmaState *s, unsigned cpu_index, uint64_t gfn,
@@ -351,6 +388,7 @@ void s390_cmma_reset_states(S390CmmaState *s)
     }
     s->census.nodat = 0;
     s->census.discarded = 0;
+    s->census.reported = 0;
     s->census.pending = 0;
     if (s->migration_mode) {
         bitmap_set(s->dirty, 0, s->npages);
@@ -370,6 +408,7 @@ void s390_cmma_census(S390CmmaState *s, CmmaCensus *out)
     }
     out->nodat = qatomic_read(&s->census.nodat);
     out->discarded = qatomic_read(&s->census.discarded);
+    out->reported = qatomic_read(&s->census.reported);
     out->pending = qatomic_read(&s->census.pending);
     for (i = 0; i < ESSA_ORC_COUNT; i++) {
         out->essa[i] = qatomic_read(&s->census.essa[i]);

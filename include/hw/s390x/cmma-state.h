@@ -20,6 +20,7 @@
 #define CMMA_USAGE_POT_VOL  0x02
 #define CMMA_USAGE_VOLATILE 0x03
 #define CMMA_INFLIGHT       0x04    /* a discard of this page is under way */
+#define CMMA_REPORTED       0x08    /* released by free-page reporting */
 #define CMMA_NODAT          0x40
 #define CMMA_DISCARDED      0x80    /* content is logically zero */
 #define CMMA_MIGRATION_MASK (CMMA_USAGE_MASK | CMMA_NODAT)
@@ -56,7 +57,7 @@ enum {
 static inline uint8_t cmma_essa_next(uint8_t old, unsigned orc)
 {
     uint8_t keep = old & ~CMMA_USAGE_MASK;
-    uint8_t stable = keep & ~CMMA_DISCARDED;
+    uint8_t stable = keep & ~(CMMA_DISCARDED | CMMA_REPORTED);
 
     switch (orc) {
     case ESSA_SET_STABLE:

@@ -32,6 +32,7 @@ typedef struct CmmaCensus {
     uint64_t usage[4];              /* pages per usage state */
     uint64_t nodat;
     uint64_t discarded;             /* pages released to the host */
+    uint64_t reported;              /* ... of which by free-page reporting */
     uint64_t pending;               /* unused pages still resident */
     uint64_t essa[ESSA_ORC_COUNT];  /* ESSA executions per request code */
     uint64_t discarded_bytes_total; /* released since start, cumulative */
@@ -86,6 +87,20 @@ void s390_cmma_reset_states(S390CmmaState *s);
  * Returns: the number of bytes released.
  */
 uint64_t s390_cmma_flush(S390CmmaState *s);
+
+/*
+ * s390_cmma_reclaim: like s390_cmma_flush(), but stop after about @max bytes
+ * Returns: the number of bytes released.
+ */
+uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max);
+
+/*
+ * s390_cmma_note_reported: free-page reporting released [@start, @start +
+ * @length) of guest RAM; its unused pages are now logically zero.
+ * Returns: the number of pages newly accounted as released.
+ */
+uint64_t s390_cmma_note_reported(S390CmmaState *s, uint64_t start,
+                                 uint64_t length);
 
 /* A consistent-enough snapshot of the counters. */
 void s390_cmma_census(S390CmmaState *s, CmmaCensus *out);
