@@ -292,6 +292,18 @@ static void refill(BalloonCmm *c, int64_t now)
     c->tokens = MIN(cap, c->tokens + rate * MAX(dt, 0) / 1000);
 }
 
+static uint64_t budget_pages(BalloonCmm *c)
+{
+    return c->tokens > 0 ? (uint64_t)c->tokens / PAGE : 0;
+}
+
+static void spend(BalloonCmm *c, uint64_t bytes)
+{
+    if (c->tokens != INT64_MAX) {
+        c->tokens = MAX(c->tokens - (int64_t)bytes, 0);
+    }
+}
+
 /* Move the balloon towards @want pages, within the budget. */
 static void steer(VirtIOBalloon *s, BalloonCmm *c, uint64_t want)
 {
@@ -300,11 +312,11 @@ static void steer(VirtIOBalloon *s, BalloonCmm *c, uint64_t want)
     if (s->actual != s->num_pages || want == cur) {
         return;                     /* the guest has not caught up yet */
     }
-    step = MIN(want > cur ? want - cur : cur - want, c->tokens / PAGE);
+    step = MIN(want > cur ? want - cur : cur - want, budget_pages(c));
     if (!step) {
         return;
     }
-    c->tokens -= step * PAGE;
+    spend(c, step * PAGE);
     set_num_pages(s, want > cur ? cur + step : cur - step);
 }
 
@@ -343,10 +355,15 @@ static uint64_t control_footprint(VirtIOBalloon *s, BalloonCmm *c,
 #ifdef TARGET_S390X
         S390CmmaState *t = cmm_table(s);
 
-        /* Reclaim first: what the guest marked unused costs it nothing. */
-        if (t && c->tokens > 0) {
-            r = s390_cmma_reclaim(t, MIN(over, (uint64_t)c->tokens));
-            c->tokens -= r;
+        /*
+         * Reclaim first: what the guest marked unused costs it nothing.  All
+         * of it, not just the excess: kept resident, it would only bring the
+         * footprint back to the target sooner.
+         */
+        if (t && budget_pages(c) &&
+            qatomic_read(&t->discard) != CMMA_DISCARD_POLICY_OFF) {
+            r = s390_cmma_reclaim(t, budget_pages(c) * PAGE);
+            spend(c, r);
             c->reclaimed += r;
             if (r) {
                 trace_virtio_balloon_cmm_reclaim(r);

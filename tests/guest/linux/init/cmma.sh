@@ -6,6 +6,7 @@
 # naming C, the pattern from byte C*97 on, then N-1 whole copies of it, so that
 # two contents never hold the same data at the same page offset and a page of
 # one content found in another (or zeros) changes its md5sum.
+# modules: virtio_blk
 . /lib.sh
 
 # tmpfs_at DIR MIB: mount a tmpfs of MIB MiB on DIR (if none is there yet).
