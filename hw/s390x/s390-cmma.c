@@ -296,21 +296,24 @@ static void queue_page(S390CmmaState *s, unsigned cpu_index, uint64_t gfn)
     arm_flush_timer(s, s->discard_delay_ms);
 }
 
-uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max)
+uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max,
+                           const uint8_t *resident)
 {
     RAMBlock *rb = discard_block(s);
     PageBatch batch;
-    uint64_t gfn, bytes = 0;
+    uint64_t gfn, bytes = 0, charged = 0;
 
     if (!rb) {
         return 0;
     }
     page_batch_init(&batch, CMMA_QUEUE_PAGES, CMMA_PAGE_SIZE);
-    for (gfn = 0; gfn < s->npages && bytes < max; gfn++) {
+    for (gfn = 0; gfn < s->npages && charged < max; gfn++) {
         if (cmma_is_pending(qatomic_read(&s->state[gfn]))) {
             page_batch_add(&batch, gfn * CMMA_PAGE_SIZE);
-            if (page_batch_is_full(&batch) ||
-                bytes + batch.count * CMMA_PAGE_SIZE >= max) {
+            if (!resident || resident[gfn]) {
+                charged += CMMA_PAGE_SIZE;
+            }
+            if (page_batch_is_full(&batch) || charged >= max) {
                 bytes += discard_batch(s, &batch, rb);
             }
         }
@@ -318,12 +321,12 @@ uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max)
     bytes += discard_batch(s, &batch, rb);
     page_batch_destroy(&batch);
     trace_s390_cmma_flush(bytes);
-    return bytes;
+    return resident ? MIN(charged, bytes) : bytes;
 }
 
 uint64_t s390_cmma_flush(S390CmmaState *s)
 {
-    return s390_cmma_reclaim(s, UINT64_MAX);
+    return s390_cmma_reclaim(s, UINT64_MAX, NULL);
 }
 
 uint64_t s390_cmma_note_reported(S390CmmaState *s, uint64_t start,

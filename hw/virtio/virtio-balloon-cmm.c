@@ -38,6 +38,7 @@
 
 /* Control period while a target is set; page-state events otherwise. */
 #define TICK_MS         50
+#define HOLD_MS         250             /* ... once it is reached */
 #define REPORT_MS       1000
 /* A page-state event needs a change of at least RAM / this. */
 #define EVENT_FRACTION  32
@@ -70,7 +71,8 @@ typedef struct BalloonCmm {
     bool stall_sent;
 
     /* Reporting */
-    unsigned char *vec;         /* mincore() output */
+    int pagemap_fd;
+    uint8_t *vec;               /* per host page: resident? */
     size_t vec_len;
     BalloonPageStates sent;
     uint64_t sent_footprint;
@@ -97,13 +99,25 @@ static S390CmmaState *cmm_table(VirtIOBalloon *s)
 }
 #endif
 
-/* Guest RAM resident on the host, as mincore() sees it. */
+/* pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst) */
+#define PM_PRESENT      (1ULL << 63)
+#define PM_EXCLUSIVE    (1ULL << 56)
+#define PM_CHUNK        4096            /* entries read at a time */
+
+/*
+ * Guest RAM resident on the host; fills c->vec with one byte per host page,
+ * 1 if resident.  pagemap tells pages of our own from mappings of the shared
+ * zero page (which an incoming migration creates for every page it checks
+ * for zeros, and which cost nothing); mincore() cannot, so it is only the
+ * fallback.
+ */
 static uint64_t footprint(BalloonCmm *c)
 {
     MemoryRegion *ram = MACHINE(qdev_get_machine())->ram;
+    uint8_t *host = memory_region_get_ram_ptr(ram);
     size_t len = memory_region_size(ram);
     size_t host_page = qemu_real_host_page_size();
-    size_t n = DIV_ROUND_UP(len, host_page), i;
+    size_t n = DIV_ROUND_UP(len, host_page), i, j;
     uint64_t resident = 0;
 
     if (c->vec_len != n) {
@@ -111,11 +125,36 @@ static uint64_t footprint(BalloonCmm *c)
         c->vec = g_malloc(n);
         c->vec_len = n;
     }
-    if (mincore(memory_region_get_ram_ptr(ram), len, c->vec)) {
+    if (c->pagemap_fd >= 0) {
+        g_autofree uint64_t *pm = g_new(uint64_t, PM_CHUNK);
+        off_t base = (uintptr_t)host / host_page * sizeof(uint64_t);
+
+        for (i = 0; i < n; i += PM_CHUNK) {
+            size_t cnt = MIN(PM_CHUNK, n - i);
+            ssize_t got = pread(c->pagemap_fd, pm, cnt * sizeof(uint64_t),
+                                base + i * sizeof(uint64_t));
+
+            if (got != cnt * sizeof(uint64_t)) {
+                break;
+            }
+            for (j = 0; j < cnt; j++) {
+                c->vec[i + j] = (pm[j] & (PM_PRESENT | PM_EXCLUSIVE)) ==
+                                (PM_PRESENT | PM_EXCLUSIVE);
+                resident += c->vec[i + j];
+            }
+        }
+        if (i >= n) {
+            return resident * host_page;
+        }
+        resident = 0;
+    }
+    if (mincore(host, len, c->vec)) {
+        memset(c->vec, 1, n);
         return len;                 /* cannot tell: assume the worst */
     }
     for (i = 0; i < n; i++) {
-        resident += c->vec[i] & 1;
+        c->vec[i] &= 1;
+        resident += c->vec[i];
     }
     return resident * host_page;
 }
@@ -360,15 +399,25 @@ static uint64_t control_footprint(VirtIOBalloon *s, BalloonCmm *c,
          * of it, not just the excess: kept resident, it would only bring the
          * footprint back to the target sooner.
          */
-        if (t && budget_pages(c) &&
-            qatomic_read(&t->discard) != CMMA_DISCARD_POLICY_OFF) {
-            r = s390_cmma_reclaim(t, budget_pages(c) * PAGE);
+        bool can = t && qatomic_read(&t->discard) != CMMA_DISCARD_POLICY_OFF;
+        CmmaCensus cs;
+
+        if (can && budget_pages(c)) {
+            r = s390_cmma_reclaim(t, budget_pages(c) * PAGE,
+                                  c->vec_len == t->npages ? c->vec : NULL);
             spend(c, r);
             c->reclaimed += r;
             if (r) {
                 trace_virtio_balloon_cmm_reclaim(r);
                 *fp = footprint(c);
                 over = *fp > c->target ? *fp - c->target : 0;
+            }
+        }
+        if (can) {
+            /* Inflate only for what reclaiming cannot give. */
+            s390_cmma_census(t, &cs);
+            if (cs.pending) {
+                return over;
             }
         }
 #endif
@@ -500,7 +549,7 @@ static void tick(void *opaque)
         maybe_report(s, c, fp, now);
     }
     if (c->active) {
-        arm(c, TICK_MS);
+        arm(c, c->status == BALLOON_TARGET_STATUS_REACHED ? HOLD_MS : TICK_MS);
     } else if (s->cmma) {
         arm(c, REPORT_MS);
     }
@@ -747,6 +796,7 @@ bool virtio_balloon_cmm_realize(VirtIOBalloon *s, Error **errp)
     }
     c = g_new0(BalloonCmm, 1);
     c->dev = s;
+    c->pagemap_fd = open("/proc/self/pagemap", O_RDONLY);
     page_batch_init(&c->batch, VIRTQUEUE_MAX_SIZE, PAGE);
     c->timer = timer_new_ms(QEMU_CLOCK_REALTIME, tick, s);
     s->cmm = c;
@@ -768,6 +818,9 @@ void virtio_balloon_cmm_unrealize(VirtIOBalloon *s)
         cmm_balloon = NULL;
     }
     timer_free(c->timer);
+    if (c->pagemap_fd >= 0) {
+        close(c->pagemap_fd);
+    }
     page_batch_destroy(&c->batch);
     g_free(c->vec);
     g_free(c);

@@ -90,9 +90,13 @@ uint64_t s390_cmma_flush(S390CmmaState *s);
 
 /*
  * s390_cmma_reclaim: like s390_cmma_flush(), but stop after about @max bytes
+ * @resident: if not NULL, one byte per page, non-zero for pages resident on
+ * the host; only those count towards @max and the result (releasing the
+ * others costs the host nothing).
  * Returns: the number of bytes released.
  */
-uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max);
+uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max,
+                           const uint8_t *resident);
 
 /*
  * s390_cmma_note_reported: free-page reporting released [@start, @start +
