@@ -313,7 +313,10 @@ static void set_num_pages(VirtIOBalloon *s, uint64_t pages)
     virtio_notify_config(VIRTIO_DEVICE(s));
 }
 
-/* The cap's budget: 90% of the rate, so that lag never pushes it over. */
+/*
+ * The cap's budget: 85% of the rate with a burst of two ticks, so that
+ * neither timer jitter nor a guest lagging one step pushes a second over.
+ */
 static void refill(BalloonCmm *c, int64_t now)
 {
     int64_t dt = now - c->last_tick_ms, cap, rate;
@@ -323,8 +326,8 @@ static void refill(BalloonCmm *c, int64_t now)
         c->tokens = INT64_MAX;
         return;
     }
-    rate = c->rate - c->rate / 10;
-    cap = MAX(rate * TICK_MS / 1000, (int64_t)PAGE);
+    rate = c->rate - c->rate * 15 / 100;
+    cap = MAX(rate * 2 * TICK_MS / 1000, (int64_t)PAGE);
     if (c->tokens == INT64_MAX) {
         c->tokens = 0;
     }

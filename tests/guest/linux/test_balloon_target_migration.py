@@ -2,7 +2,7 @@
 
 A 2 GiB guest (`virtio-balloon-ccw,cmma=on`, lazy discard policy) keeps a
 256 MiB buffer and frees 1.5 GiB it wrote.  A 512 MiB footprint target with a
-64 MiB/s cap is set; once it has made some progress the guest migrates to a
+128 MiB/s cap is set; once it has made some progress the guest migrates to a
 destination QEMU.  The migration must complete, the destination must report
 the same target (kind, size, rate) and go on to reach it, by reclaim (the
 balloon stays near 0 pages), with the buffer intact.
@@ -18,7 +18,7 @@ BOOT_TIMEOUT = 180
 FILL_TIMEOUT = 300
 MIGRATE_TIMEOUT = 300
 TARGET = 512 * MIB
-RATE = 64 * MIB
+RATE = 128 * MIB
 ARGS = ["-device", "virtio-balloon-ccw,cmma=on",
         "-global", "s390-storage_attributes-tcg.discard=lazy"]
 
@@ -62,7 +62,7 @@ def run(t):
     tg = qd.get("target", {})
     t.ok(tg.get("kind") == "footprint" and tg.get("target") == TARGET and
          tg.get("rate") == RATE,
-         "the destination has the same target (footprint, 512 MiB, 64 MiB/s)",
+         "the destination has the same target (footprint, 512 MiB, 128 MiB/s)",
          "target %r" % (tg,))
     dst.qmp.execute("cont")
     t1 = time.monotonic()
