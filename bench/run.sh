@@ -20,3 +20,6 @@ echo
 echo
 /usr/bin/python3 "$here/bench/cmma_overhead.py" --cmm "$cmm" --upstream "$base" \
     --images "$here/build/guest" --outdir "$out" --rounds "${BENCH_ROUNDS:-3}"
+echo
+/usr/bin/python3 "$here/bench/balloon_target.py" "$cmm" "$base" "$here/build/guest" \
+    "${BENCH_ROUNDS:-3}" | tee "$out/balloon-target.md"

@@ -79,6 +79,24 @@ static void test_discarded(void)
     g_assert_false(cmma_is_pending(U(VOLATILE)));
 }
 
+/* Released by free-page reporting: gone like a discard until reused. */
+static void test_reported(void)
+{
+    uint8_t rep = U(UNUSED) | CMMA_DISCARDED | CMMA_REPORTED;
+
+    g_assert_false(cmma_is_pending(rep));
+    g_assert_cmpuint(cmma_essa_next(rep, ESSA_SET_UNUSED), ==, rep);
+    g_assert_cmpuint(cmma_essa_next(rep, ESSA_SET_STABLE_IF_RESIDENT), ==,
+                     rep);
+    g_assert_cmpuint(cmma_essa_next(rep, ESSA_SET_STABLE), ==, U(STABLE));
+    g_assert_cmpuint(cmma_essa_next(rep, ESSA_SET_STABLE_RESIDENT), ==,
+                     U(STABLE));
+    g_assert_cmpuint(cmma_essa_next(rep, ESSA_SET_STABLE_NODAT), ==,
+                     U(STABLE) | CMMA_NODAT);
+    /* never leaves the table */
+    g_assert_cmpuint(rep & CMMA_MIGRATION_MASK, ==, U(UNUSED));
+}
+
 /*
  * A discard under way keeps its mark whatever the guest requests, and any
  * request that takes the page out of the unused state must wait for it.
@@ -138,6 +156,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmma-state/resident", test_resident_transitions);
     g_test_add_func("/cmma-state/nodat", test_nodat);
     g_test_add_func("/cmma-state/discarded", test_discarded);
+    g_test_add_func("/cmma-state/reported", test_reported);
     g_test_add_func("/cmma-state/inflight", test_inflight);
     g_test_add_func("/cmma-state/r1-layout", test_r1_layout);
     g_test_add_func("/cmma-state/migration-mask", test_migration_mask);

@@ -31,6 +31,34 @@ def indent(lines):
     return "\n".join("    " + l for l in lines)
 
 
+def target_report(g):
+    """cmma=on: a footprint target met by reclaiming what the guest freed."""
+    say("\ncmma=on: footprint target, reclaim first")
+    g.balloon_to(GUEST_MIB * MIB, 300)
+    g.qmp.execute("qom-set", path="/machine/s390-storage_attributes",
+                  property="discard", value="lazy")
+    say("  discard policy lazy: freed memory stays resident until reclaimed")
+    rc, out = g.cmd("fill_tmpfs /mnt/t %d && drop_tmpfs /mnt/t" % FILL_MIB, timeout=300)
+    if rc:
+        sys.exit("demo: fill failed:\n" + indent(out))
+    q = g.qmp.execute("query-balloon")
+    ps = q["page-states"]
+    say("  guest wrote and deleted %d MiB: footprint %d MiB, unused but resident "
+        "%d MiB, RSS %d MiB" % (FILL_MIB, q["footprint"] // MIB,
+                                ps["unused-resident"] // MIB, g.rss() // MIB))
+    say("  QMP: balloon-set-target kind=footprint target=%d MiB ..." % TARGET_MIB)
+    t0 = time.monotonic()
+    g.qmp.execute("balloon-set-target", kind="footprint", target=TARGET_MIB * MIB)
+    g.qmp.wait_event("BALLOON_TARGET_REACHED", 60)
+    took = time.monotonic() - t0
+    q = g.qmp.execute("query-balloon")
+    say("  BALLOON_TARGET_REACHED after %.2f s: footprint %d MiB, balloon %d MiB, "
+        "reclaimed %d MiB, RSS %d MiB"
+        % (took, q["footprint"] // MIB, q["page-states"]["ballooned"] // MIB,
+           q["target"]["reclaimed"] // MIB, g.rss() // MIB))
+    say("  HMP info balloon:\n" + indent(g.hmp("info balloon").strip().splitlines()))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--qemu", default=os.path.join(ROOT, "build/qemu/qemu-system-s390x"))
@@ -42,7 +70,7 @@ def main():
     say("  QEMU:  %s" % os.path.relpath(args.qemu))
     say("  log:   %s" % os.path.relpath(args.log))
     g = harness.Guest(args.qemu, args.images, "balloon", mem_mib=GUEST_MIB,
-                      args=["-device", "virtio-balloon-ccw,id=b0"], log=args.log)
+                      args=["-device", "virtio-balloon-ccw,id=b0,cmma=on"], log=args.log)
     with g:
         say("\nbooting a %d MiB guest ..." % GUEST_MIB)
         m = g.wait_line(r"(Linux version \S+ .*)", 120)
@@ -103,6 +131,7 @@ def main():
         say("  returned by CMMA after the guest freed %d MiB: %d MiB (RSS %d -> %d MiB)"
             % (FILL_MIB, cmma_returned // MIB, rss_full // MIB, rss0 // MIB))
         say("  returned by the balloon: %d MiB" % ((rss0 - rss1) // MIB))
+        target_report(g)
     ok = g.exit_status == 0
     say("\nQEMU quit over QMP%s" % ("" if ok else " (exit status %s)" % g.exit_status))
     return 0 if ok else 1
