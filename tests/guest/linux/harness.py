@@ -488,6 +488,18 @@ def finish_guest(t, g):
     t.ok(g.exit_status == 0, "QEMU quits cleanly over QMP", "exit status %s" % g.exit_status)
 
 
+def finish_pair(t, src, dst):
+    """The closing checks of a migration test: no oops, BUG or warning on
+    either console, and both QEMUs quit cleanly over QMP."""
+    trouble = src.kernel_trouble() + dst.kernel_trouble()
+    t.ok(not trouble, "no kernel oops, BUG or warning on either console",
+         "\n".join(trouble[:10]))
+    src.close()
+    dst.close()
+    t.ok(src.exit_status == 0 and dst.exit_status == 0, "both QEMUs quit cleanly",
+         "exit status source %s, destination %s" % (src.exit_status, dst.exit_status))
+
+
 def wait_migration(src, timeout):
     """Poll query-migrate until it ends; return its last answer."""
     deadline = time.monotonic() + timeout

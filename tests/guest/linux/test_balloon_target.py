@@ -75,6 +75,18 @@ def wait_until(fn, timeout, period=0.25):
         time.sleep(period)
 
 
+def set_footprint(g, target, timeout):
+    """Set a footprint target; return the seconds until it was reached, or None."""
+    g.qmp.events.clear()
+    t0 = time.monotonic()
+    g.qmp.execute("balloon-set-target", kind="footprint", target=target)
+    try:
+        g.qmp.wait_event("BALLOON_TARGET_REACHED", timeout)
+    except harness.Timeout:
+        return None
+    return time.monotonic() - t0
+
+
 def stall(t, g):
     g.qmp.execute("balloon-set-target", kind="logical", target=GIB)
     try:
@@ -118,14 +130,7 @@ def mostly_free(t, g):
         diag(str(e))
     t.ok(ev, "a BALLOON_PAGE_STATES event reports the unused memory")
 
-    g.qmp.events.clear()
-    t0 = time.monotonic()
-    g.qmp.execute("balloon-set-target", kind="footprint", target=512 * MIB)
-    try:
-        g.qmp.wait_event("BALLOON_TARGET_REACHED", 30)
-        took = time.monotonic() - t0
-    except harness.Timeout:
-        took = None
+    took = set_footprint(g, 512 * MIB, 30)
     q = info(g)
     rss = g.rss()
     diag("footprint target 512 MiB: reached in %s s; %s; RSS %d MiB"
@@ -152,15 +157,8 @@ def busy(t, g):
     diag("busy guest: " + fmt(q))
     t.ok(q["footprint"] >= 1400 * MIB, "busy guest: footprint >= 1400 MiB", fmt(q))
 
-    g.qmp.events.clear()
     target = 768 * MIB
-    t0 = time.monotonic()
-    g.qmp.execute("balloon-set-target", kind="footprint", target=target)
-    try:
-        g.qmp.wait_event("BALLOON_TARGET_REACHED", 60)
-        took = time.monotonic() - t0
-    except harness.Timeout:
-        took = None
+    took = set_footprint(g, target, 60)
     q = info(g)
     diag("footprint target 768 MiB: reached in %s s; %s; reclaimed %d MiB"
          % ("%.2f" % took if took is not None else "-", fmt(q),

@@ -110,10 +110,4 @@ def run(t):
          "destination returns >= 90%% of %d MiB freed after the migration" % FILL_MIB,
          "RSS %d -> %d MiB" % (before // MIB, after // MIB))
 
-    trouble = src.kernel_trouble() + dst.kernel_trouble()
-    t.ok(not trouble, "no kernel oops, BUG or warning on either console",
-         "\n".join(trouble[:10]))
-    src.close()
-    dst.close()
-    t.ok(src.exit_status == 0 and dst.exit_status == 0, "both QEMUs quit cleanly",
-         "exit status source %s, destination %s" % (src.exit_status, dst.exit_status))
+    harness.finish_pair(t, src, dst)
