@@ -1,0 +1,139 @@
+/*
+ * qemu-cmm: the page store behind a tmem-pool object
+ *
+ * Pure bookkeeping, no QOM and no guest memory: clients (one per device),
+ * their pool slots, objects and 4 KiB pages, the byte budget (data and
+ * metadata), per-client caps and weights, LRU eviction of ephemeral pages
+ * and deferred freeing of large flushes.  Callers serialize all calls
+ * (QEMU holds the BQL).  Status results are VIRTIO_TMEM_* codes.
+ *
+ * Copyright (c) 2026 qemu-cmm contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SYSTEM_TMEM_STORE_H
+#define SYSTEM_TMEM_STORE_H
+
+#include "hw/virtio/tmem-abi.h"
+
+#define TMEM_PAGE_SIZE          VIRTIO_TMEM_PAGE_SIZE
+#define TMEM_MAX_POOLS          VIRTIO_TMEM_MAX_POOLS
+#define TMEM_WEIGHT_MAX         255
+
+/* Pages freed inline by one flush; bigger flushes are deferred. */
+#define TMEM_FLUSH_INLINE       64
+
+typedef struct TmemStore TmemStore;
+typedef struct TmemClient TmemClient;
+
+typedef struct TmemOid {
+    uint64_t v[3];
+} TmemOid;
+
+typedef struct TmemCounters {
+    uint64_t puts;              /* PUT requests */
+    uint64_t puts_ok;
+    uint64_t puts_replaced;     /* duplicates replaced in place */
+    uint64_t puts_nospace;
+    uint64_t puts_frozen;
+    uint64_t gets;
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t flushes;           /* FLUSH_PAGE/OBJECT/POOL, DESTROY_POOL */
+    uint64_t flushed_pages;
+    uint64_t evictions;         /* ephemeral pages evicted by the host */
+    uint64_t invalid;           /* malformed operations (device counts) */
+} TmemCounters;
+
+typedef struct TmemClientStats {
+    uint32_t weight;
+    uint64_t cap;               /* bytes, 0: the store's size */
+    bool frozen;
+    uint32_t epoch;
+    uint64_t eph_pages;
+    uint64_t pers_pages;
+    uint64_t objects;
+    uint64_t dead_pages;        /* flushed, not yet freed */
+    uint64_t bytes;             /* charged: data + metadata */
+    uint32_t pools;             /* slots in use */
+    TmemCounters c;
+} TmemClientStats;
+
+typedef struct TmemStoreInfo {
+    uint64_t size;
+    uint64_t used;              /* bytes charged, data + metadata */
+    uint64_t pages;
+    uint64_t objects;
+    uint64_t metadata;          /* bytes of metadata charged */
+    uint64_t evictions;
+    uint32_t clients;
+} TmemStoreInfo;
+
+/* Bytes charged per stored page and per object (data and metadata). */
+uint64_t tmem_page_cost(void);
+uint64_t tmem_object_cost(void);
+
+/* NULL with errno set when the host refuses the address space. */
+TmemStore *tmem_store_new(uint64_t size);
+void tmem_store_free(TmemStore *s);
+void tmem_store_info(TmemStore *s, TmemStoreInfo *info);
+/* Drop every ephemeral page of every client; returns bytes freed. */
+uint64_t tmem_store_drop_ephemeral(TmemStore *s);
+/* Free up to budget pages of flushed content; true if more is pending. */
+bool tmem_store_reap(TmemStore *s, unsigned budget);
+/* Give the host back the memory of wholly free data chunks. */
+void tmem_store_trim(TmemStore *s);
+
+TmemClient *tmem_client_new(TmemStore *s, unsigned weight, uint64_t cap);
+/* Frees all content of the client at once. */
+void tmem_client_free(TmemClient *c);
+void tmem_client_set_weight(TmemClient *c, unsigned weight);
+void tmem_client_set_cap(TmemClient *c, uint64_t cap);
+void tmem_client_set_frozen(TmemClient *c, bool frozen);
+void tmem_client_info(TmemClient *c, TmemClientStats *info);
+uint32_t tmem_client_epoch(TmemClient *c);
+/* Advisory fair share of the ephemeral pool, in pages. */
+uint64_t tmem_client_eph_share(TmemClient *c);
+/* Drop the client's ephemeral pages, bump its epoch; returns bytes freed. */
+uint64_t tmem_client_drop_ephemeral(TmemClient *c);
+/* Drop all pools and content, bump the epoch (device reset). */
+void tmem_client_reset(TmemClient *c);
+void tmem_client_count_invalid(TmemClient *c);
+
+int tmem_pool_new(TmemClient *c, bool persistent, uint32_t *handle);
+int tmem_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found);
+int tmem_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found);
+int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
+             uint32_t index, const void *page);
+int tmem_get(TmemClient *c, uint32_t handle, const TmemOid *oid,
+             uint32_t index, void *page);
+int tmem_flush_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
+                    uint32_t index, uint32_t *found);
+int tmem_flush_object(TmemClient *c, uint32_t handle, const TmemOid *oid,
+                      uint32_t *found);
+
+/* Migration: pool slots and persistent pages. */
+typedef void (*TmemPoolFn)(void *opaque, unsigned slot, uint16_t gen,
+                           bool persistent);
+typedef void (*TmemPageFn)(void *opaque, unsigned slot, const TmemOid *oid,
+                           uint32_t index, const void *data);
+void tmem_client_foreach_pool(TmemClient *c, TmemPoolFn fn, void *opaque);
+uint64_t tmem_client_count_persistent(TmemClient *c);
+void tmem_client_foreach_persistent(TmemClient *c, TmemPageFn fn,
+                                    void *opaque);
+enum {
+    TMEM_SLOT_FREE,
+    TMEM_SLOT_EPHEMERAL,
+    TMEM_SLOT_PERSISTENT,
+};
+int tmem_client_slot_kind(TmemClient *c, unsigned slot);
+uint16_t tmem_client_slot_gen(TmemClient *c, unsigned slot);
+/* Set up an empty client's slot as the source had it. */
+void tmem_client_set_slot(TmemClient *c, unsigned slot, int kind,
+                          uint16_t gen);
+void tmem_client_set_epoch(TmemClient *c, uint32_t epoch);
+/* Recreate a slot with a given generation; false if it is in use. */
+bool tmem_pool_restore(TmemClient *c, unsigned slot, uint16_t gen,
+                       bool persistent);
+
+#endif
