@@ -105,10 +105,15 @@ static void find_client(TmemPool *pool, void *opaque)
     TmemPoolClient *pc;
 
     QTAILQ_FOREACH(pc, &pool->clients, next) {
+        DeviceState *proxy = pc->dev->parent_bus ?
+                             pc->dev->parent_bus->parent : pc->dev;
         g_autofree char *name = tmem_pool_client_name(pc);
-        g_autofree char *path = object_get_canonical_path(OBJECT(pc->dev));
+        g_autofree char *path = object_get_canonical_path(OBJECT(proxy));
+        g_autofree char *vpath = object_get_canonical_path(OBJECT(pc->dev));
 
-        if (!f->pc && (!strcmp(name, f->name) || !strcmp(path, f->name))) {
+        /* its id, or the QOM path of the transport or the device */
+        if (!f->pc && (!strcmp(name, f->name) || !strcmp(path, f->name) ||
+                       !strcmp(vpath, f->name))) {
             f->pc = pc;
             f->pool = pool;
         }

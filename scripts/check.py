@@ -101,7 +101,8 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     levels = args.levels.split(',')
     totals = Totals()
-    env = dict(os.environ, QTEST_QEMU_BINARY=qemu)
+    env = dict(os.environ, QTEST_QEMU_BINARY=qemu,
+               CMM_BAREMETAL_DIR=os.path.join(build, 'tests', 'baremetal'))
     upstream = os.path.join(build, 'baseline', 'qemu-system-s390x')
     if os.path.exists(upstream):
         env['CMM_QEMU_UPSTREAM'] = upstream    # for migration compatibility tests
