@@ -4,7 +4,8 @@
  *
  * The migration case boots m-tmem-migrate.elf (tests/guest/baremetal),
  * found through $CMM_BAREMETAL_DIR: it stores pages in an ephemeral and a
- * persistent pool, waits to be migrated, then reads them back.
+ * persistent pool, waits to be migrated, then reads them back; frozen on
+ * the destination, its puts are refused.
  *
  * Copyright (c) 2026 qemu-cmm contributors
  *
@@ -17,6 +18,7 @@
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
+#include "hw/virtio/tmem-abi.h"
 
 #define COMMON  "-M s390-ccw-virtio -m 64M -nodefaults "
 #define TCG     "-accel tcg -chardev null,id=con -device sclpconsole,chardev=con "
@@ -30,6 +32,10 @@
 #define MB_BAD_STATUS   0x30028
 #define MB_EPOCH_BEFORE 0x30030
 #define MB_EPOCH_AFTER  0x30038
+#define MB_CFG_STATUS   0x30040
+#define MB_FROZEN_PUT   0x30048
+#define MB_FROZEN_DUP   0x30050
+#define MB_FROZEN_GET   0x30058
 #define ST_READY        0x7e3e0001
 #define ST_DONE         0x7e3e0002
 #define GUEST_PAGES     64
@@ -393,8 +399,15 @@ static void test_migration(void)
     g_assert_cmpuint(get_u64(c, "pools"), ==, 2);
     qobject_unref(p);
 
+    /* frozen: the guest's puts after GO must be refused */
+    qtest_qmp_assert_success(dst, "{ 'execute': 'tmem-freeze',"
+                             "  'arguments': { 'device': 't0' } }");
     qtest_writeq(dst, MB_GO, 1);
     wait_state(dst, ST_DONE);
+    g_assert_cmphex(qtest_readq(dst, MB_CFG_STATUS), ==, VIRTIO_TMEM_S_FROZEN);
+    g_assert_cmpuint(qtest_readq(dst, MB_FROZEN_PUT), ==, VIRTIO_TMEM_FROZEN);
+    g_assert_cmpuint(qtest_readq(dst, MB_FROZEN_DUP), ==, VIRTIO_TMEM_FROZEN);
+    g_assert_cmpuint(qtest_readq(dst, MB_FROZEN_GET), ==, VIRTIO_TMEM_MISS);
     g_assert_cmpuint(qtest_readq(dst, MB_PERS_OK), ==, GUEST_PAGES);
     g_assert_cmpuint(qtest_readq(dst, MB_PERS_BAD), ==, 0);
     g_assert_cmpuint(qtest_readq(dst, MB_EPH_HITS), ==, 0);

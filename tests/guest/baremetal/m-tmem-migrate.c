@@ -23,6 +23,10 @@
  *            a driver/transport error is stored as a negative number)
  *   0x30030  config epoch before migration
  *   0x30038  config epoch after migration
+ *   0x30040  config status after migration (the qtest freezes us)
+ *   0x30048  status of a PUT of a new persistent key after that
+ *   0x30050  status of a duplicate PUT of persistent page 0
+ *   0x30058  status of a GET of persistent page 0 after it
  *
  * Flow: set up the device, create an ephemeral pool (p = 0) and a
  * persistent pool (p = 1), PUT 64 pages into each (oid {0x6d6967, p, 0},
@@ -49,6 +53,10 @@
 #define MB_BAD_STATUS   0x28
 #define MB_EPOCH0       0x30
 #define MB_EPOCH1       0x38
+#define MB_CFG_STATUS   0x40    /* config status after migration */
+#define MB_FROZEN_PUT   0x48    /* status of a new PUT after GO */
+#define MB_FROZEN_DUP   0x50    /* status of a duplicate PUT after GO */
+#define MB_FROZEN_GET   0x58    /* status of a GET of that key after it */
 
 #define ST_READY        0x7e3e0001UL
 #define ST_DONE         0x7e3e0002UL
@@ -201,6 +209,21 @@ int main(void)
     }
     st = tmem_read_config(&D);
     *mb(MB_EPOCH1) = st ? 0 : D.cfg.epoch;
+    *mb(MB_CFG_STATUS) = st ? 0xffff : D.cfg.status;
+    /* the qtest froze us: a new put and a duplicate put are refused, and
+     * the refused duplicate must not leave the old copy readable */
+    {
+        struct tmem_oid o = oid(1);
+
+        fill(1, PAGES);
+        *mb(MB_FROZEN_PUT) = (uint64_t)(int64_t)tmem_put(&D, pool[1], &o,
+                                                         PAGES, buf);
+        fill(1, 0);
+        *mb(MB_FROZEN_DUP) = (uint64_t)(int64_t)tmem_put(&D, pool[1], &o, 0,
+                                                         buf);
+        *mb(MB_FROZEN_GET) = (uint64_t)(int64_t)tmem_get(&D, pool[1], &o, 0,
+                                                         buf);
+    }
     *mb(MB_PERS_OK) = pers_ok;
     *mb(MB_EPH_HIT) = eph_hit;
     *mb(MB_PERS_BAD) = pers_bad;
