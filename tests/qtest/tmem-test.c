@@ -21,7 +21,8 @@
 #include "hw/virtio/tmem-abi.h"
 
 #define COMMON  "-M s390-ccw-virtio -m 64M -nodefaults "
-#define TCG     "-accel tcg -chardev null,id=con -device sclpconsole,chardev=con "
+#define TCG     "-accel tcg -chardev null,id=con " \
+                "-device sclpconsole,chardev=con "
 
 /* m-tmem-migrate.elf's mailbox */
 #define MB_STATE        0x30000     /* READY, then DONE */
@@ -442,8 +443,8 @@ static void test_migration_no_room(void)
     src = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M %s "
                       "-kernel %s", dev, elf);
     wait_state(src, ST_READY);
-    dst = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M %s,cap=128K "
-                      "-kernel %s -incoming %s", dev, elf, uri);
+    dst = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M "
+                      "%s,cap=128K -kernel %s -incoming %s", dev, elf, uri);
     qtest_set_expected_status(dst, EXIT_FAILURE);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);

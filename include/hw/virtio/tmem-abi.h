@@ -27,7 +27,8 @@
 #define VIRTIO_TMEM_PAGE_SIZE           (1u << VIRTIO_TMEM_PAGE_SHIFT)
 #define VIRTIO_TMEM_MAX_POOLS           16
 #define VIRTIO_TMEM_MAX_BATCH           64
-#define VIRTIO_TMEM_QUEUE_SIZE          128
+#define VIRTIO_TMEM_QUEUE_SIZE          128 /* default; the transport may
+                                               report a larger maximum */
 
 /* config.status bits */
 #define VIRTIO_TMEM_S_FROZEN            (1u << 0)
@@ -60,7 +61,7 @@ enum {
     VIRTIO_TMEM_OK              = 0,
     VIRTIO_TMEM_MISS            = 1,    /* GET found nothing */
     VIRTIO_TMEM_NOSPACE         = 2,    /* PUT refused: pool, cap, quota */
-    VIRTIO_TMEM_DUP_DROPPED     = 3,    /* duplicate PUT failed, old copy gone */
+    VIRTIO_TMEM_DUP_DROPPED     = 3,    /* duplicate PUT failed, old gone */
     VIRTIO_TMEM_FROZEN          = 4,    /* PUTs refused for now */
     VIRTIO_TMEM_STALE           = 5,    /* pool handle generation mismatch */
     VIRTIO_TMEM_NOPOOL          = 6,    /* slot not in use or out of range */
@@ -91,7 +92,7 @@ struct virtio_tmem_hdr {
     uint8_t op;                 /* VIRTIO_TMEM_OP_* */
     uint8_t flags;              /* must be 0 (no flags defined yet) */
     uint16_t reserved0;         /* must be 0 */
-    uint32_t pool;              /* handle: slot (bits 0-15), generation (16-31) */
+    uint32_t pool;              /* slot (bits 0-15), generation (16-31) */
     uint64_t oid[3];            /* 192-bit object id */
     uint32_t index;             /* page index within the object */
     uint32_t len;               /* PUT/GET: 4096, otherwise 0 */
