@@ -667,14 +667,27 @@ uint64_t tmem_client_eph_share(TmemClient *c)
     return MIN(share, cap) / tmem_page_cost();
 }
 
+/* Live pages of one kind: flushed pages awaiting the reaper are not. */
+static uint64_t live_pages(TmemClient *c, bool persistent)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < TMEM_MAX_POOLS; i++) {
+        if (c->slots[i].in_use && c->slots[i].persistent == persistent) {
+            n += c->slots[i].pages;
+        }
+    }
+    return n;
+}
+
 void tmem_client_info(TmemClient *c, TmemClientStats *info)
 {
     info->weight = c->weight;
     info->cap = c->cap;
     info->frozen = c->frozen;
     info->epoch = c->epoch;
-    info->eph_pages = c->eph_pages;
-    info->pers_pages = c->pers_pages;
+    info->eph_pages = live_pages(c, false);
+    info->pers_pages = live_pages(c, true);
     info->objects = c->objects;
     info->dead_pages = c->dead_pages;
     info->bytes = c->bytes;
@@ -954,7 +967,7 @@ void tmem_client_foreach_pool(TmemClient *c, TmemPoolFn fn, void *opaque)
 
 uint64_t tmem_client_count_persistent(TmemClient *c)
 {
-    return c->pers_pages;
+    return live_pages(c, true);
 }
 
 void tmem_client_foreach_persistent(TmemClient *c, TmemPageFn fn,
