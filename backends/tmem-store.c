@@ -5,7 +5,7 @@
  * largest number of pages the budget allows and touched only as they are
  * used, so nothing is ever rehashed or moved and every operation does a
  * bounded amount of work.  Links are 32-bit array indices (0 is "none"),
- * which keeps the metadata of a stored page at 40 bytes.  A page's data
+ * which keeps the metadata of a stored page at 36 bytes.  A page's data
  * sits in the data array at its entry's index: no per-page allocation.
  *
  * Copyright (c) 2026 qemu-cmm contributors
@@ -836,11 +836,13 @@ int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
         c->c.puts_replaced++;
         return VIRTIO_TMEM_OK;
     }
-    if (!make_room(c, tmem_page_cost() + (o ? 0 : tmem_object_cost()))) {
+    if (!make_room(c, tmem_page_cost() + (o ? 0 : tmem_object_cost())) ||
+        /* eviction may have freed the object we looked up */
+        (o && !obj_find(s, sl->gid, oid) &&
+         !make_room(c, tmem_page_cost() + tmem_object_cost()))) {
         c->c.puts_nospace++;
         return VIRTIO_TMEM_NOSPACE;
     }
-    /* eviction may have freed the object we looked up */
     o = obj_find(s, sl->gid, oid);
     if (!o) {
         uint32_t b = obj_bucket(s, sl->gid, oid);

@@ -11,6 +11,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "hw/boards.h"
 #include "hw/qdev-properties.h"
 #include "target/s390x/kvm/pv.h"
 #include "hw/virtio/virtio-tmem.h"
@@ -29,11 +30,13 @@ static void virtio_ccw_tmem_realize(VirtioCcwDevice *ccw_dev, Error **errp)
     VirtIOTmemCcw *dev = VIRTIO_TMEM_CCW(ccw_dev);
 
     /* page content goes to the host by design: no place for it under PV */
-    if (s390_is_pv()) {
+    if (s390_is_pv() || MACHINE(qdev_get_machine())->cgs) {
         error_setg(errp, "virtio-tmem-ccw cannot be used by a protected "
                    "(Secure Execution) guest");
         return;
     }
+    /* a modern-only device: the ABI is little-endian virtio 1.x */
+    ccw_dev->force_revision_1 = true;
     qdev_realize(DEVICE(&dev->vdev), BUS(&ccw_dev->bus), errp);
 }
 
