@@ -209,10 +209,14 @@ void hmp_info_tmem(Monitor *mon, const QDict *qdict)
         for (TmemClientInfoList *c = pi->clients; c; c = c->next) {
             TmemClientInfo *ci = c->value;
 
-            monitor_printf(mon, "  %s: weight %u, cap %" PRIu64 " KiB%s, "
-                           "epoch %u, %u pools\n", ci->device, ci->weight,
-                           ci->cap >> 10, ci->frozen ? ", frozen" : "",
-                           ci->epoch, ci->pools);
+            g_autofree char *cap = ci->cap ?
+                g_strdup_printf("%" PRIu64 " KiB", ci->cap >> 10) :
+                g_strdup("the pool's size");
+
+            monitor_printf(mon, "  %s: weight %u, cap %s%s, epoch %u, "
+                           "%u pools\n", ci->device, ci->weight, cap,
+                           ci->frozen ? ", frozen" : "", ci->epoch,
+                           ci->pools);
             monitor_printf(mon, "    pages: %" PRIu64 " ephemeral, %" PRIu64
                            " persistent, %" PRIu64 " pending free; %"
                            PRIu64 " objects, %" PRIu64 " KiB\n",

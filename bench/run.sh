@@ -23,3 +23,7 @@ echo
 echo
 /usr/bin/python3 "$here/bench/balloon_target.py" "$cmm" "$base" "$here/build/guest" \
     "${BENCH_ROUNDS:-3}" | tee "$out/balloon-target.md"
+echo
+"$here/bench/tmem-store.sh" "$out"
+echo
+"$here/bench/tmem-guest.sh" "$cmm" "$out" "${BENCH_ROUNDS:-3}"

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # The qemu-cmm demo (make demo): boot a Debian s390x guest with virtio-balloon-ccw,
-# fill its memory, shrink it to 512 MiB over QMP and report what the host got back.
+# fill its memory, shrink it to 512 MiB over QMP and report what the host got back;
+# then two bare-metal guests' tenants share a tmem pool.
 # Usage: scripts/demo.sh [QEMU_BINARY]        (default build/qemu/qemu-system-s390x)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 qemu=${1:-$here/build/qemu/qemu-system-s390x}
 [ -x "$qemu" ] || { echo "demo: no $qemu; build first (make)" >&2; exit 1; }
 "$here/scripts/guest-image.sh" "$here/build/guest"
-exec /usr/bin/python3 "$here/tests/guest/linux/demo.py" --qemu "$qemu" \
+/usr/bin/python3 "$here/tests/guest/linux/demo.py" --qemu "$qemu" \
     --images "$here/build/guest" --log "$here/build/tests/linux/demo.log"
+# tmem: two bare-metal tenants share one pool (Linux has no tmem frontend)
+echo
+make -s -C "$here/tests/guest/baremetal" O="$here/build/tests/baremetal"
+exec /usr/bin/python3 "$here/scripts/demo-tmem.py" "$qemu" \
+    "$here/build/tests/baremetal"
