@@ -886,25 +886,34 @@ int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
     return VIRTIO_TMEM_OK;
 }
 
+/* The page at a key: status of the handle, and the entry (NIL if none). */
+static int page_lookup(TmemClient *c, uint32_t handle, const TmemOid *oid,
+                       uint32_t index, TmemSlot **sl, uint32_t *e)
+{
+    int ret = slot_lookup(c, handle, sl);
+    uint32_t o;
+
+    *e = NIL;
+    if (ret == VIRTIO_TMEM_OK) {
+        o = obj_find(c->s, (*sl)->gid, oid);
+        *e = o ? ent_find(c->s, o, index) : NIL;
+    }
+    return ret;
+}
+
 int tmem_get(TmemClient *c, uint32_t handle, const TmemOid *oid,
              uint32_t index, void *page)
 {
-    TmemStore *s = c->s;
     TmemSlot *sl;
-    uint32_t o, e = NIL;
-    int ret;
+    uint32_t e;
+    int ret = page_lookup(c, handle, oid, index, &sl, &e);
 
     c->c.gets++;
-    ret = slot_lookup(c, handle, &sl);
-    if (ret == VIRTIO_TMEM_OK) {
-        o = obj_find(s, sl->gid, oid);
-        e = o ? ent_find(s, o, index) : NIL;
-    }
     if (!e) {
         c->c.misses++;
         return ret == VIRTIO_TMEM_OK ? VIRTIO_TMEM_MISS : ret;
     }
-    memcpy(page, ent_data(s, e), TMEM_PAGE_SIZE);
+    memcpy(page, ent_data(c->s, e), TMEM_PAGE_SIZE);
     c->c.hits++;
     if (!sl->persistent) {
         /* private ephemeral pools are exclusive: the guest now owns it */
@@ -916,22 +925,16 @@ int tmem_get(TmemClient *c, uint32_t handle, const TmemOid *oid,
 int tmem_flush_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
                     uint32_t index, uint32_t *found)
 {
-    TmemStore *s = c->s;
     TmemSlot *sl;
-    uint32_t o, e = NIL;
-    int ret;
+    uint32_t e;
+    int ret = page_lookup(c, handle, oid, index, &sl, &e);
 
     c->c.flushes++;
     *found = 0;
-    ret = slot_lookup(c, handle, &sl);
-    if (ret == VIRTIO_TMEM_OK) {
-        o = obj_find(s, sl->gid, oid);
-        e = o ? ent_find(s, o, index) : NIL;
-        if (e) {
-            page_drop(c, e);
-            *found = 1;
-            c->c.flushed_pages++;
-        }
+    if (e) {
+        page_drop(c, e);
+        *found = 1;
+        c->c.flushed_pages++;
     }
     return ret;
 }

@@ -52,16 +52,6 @@ static struct tmem_oid oid(uint64_t n)
     return o;
 }
 
-#define is_st(got, want, ...) ({                                        \
-    int _s = (got), _w = (want);                                        \
-    bool _r = rt_ok(_s == _w, __VA_ARGS__);                             \
-    if (!_r) {                                                          \
-        diag("  status %d (%s), expected %d (%s)", _s,                  \
-             tmem_status_name(_s), _w, tmem_status_name(_w));           \
-    }                                                                   \
-    _r;                                                                 \
-})
-
 /* ---- building chains ---------------------------------------------------- */
 
 static void rq_reset(void)

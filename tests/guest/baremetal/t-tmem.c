@@ -87,16 +87,6 @@ static bool get_miss(struct tmem_dev *d, uint32_t pool, uint64_t obj,
     return true;
 }
 
-#define is_st(got, want, ...) ({                                        \
-    int _s = (got), _w = (want);                                        \
-    bool _r = rt_ok(_s == _w, __VA_ARGS__);                             \
-    if (!_r) {                                                          \
-        diag("  status %d (%s), expected %d (%s)", _s,                  \
-             tmem_status_name(_s), _w, tmem_status_name(_w));           \
-    }                                                                   \
-    _r;                                                                 \
-})
-
 static void test_setup(void)
 {
     uint64_t f;

@@ -115,6 +115,17 @@ void tmem_footer_clear(struct virtio_tmem_footer *f);
 
 const char *tmem_status_name(int status);
 
+/* A TAP assertion that a status is want, naming both on failure. */
+#define is_st(got, want, ...) ({                                        \
+    int _s = (got), _w = (want);                                        \
+    bool _r = rt_ok(_s == _w, __VA_ARGS__);                             \
+    if (!_r) {                                                          \
+        diag("  status %d (%s), expected %d (%s)", _s,                  \
+             tmem_status_name(_s), _w, tmem_status_name(_w));           \
+    }                                                                   \
+    _r;                                                                 \
+})
+
 /* Test data: fill a page with a pattern derived from seed; count the
  * 8-byte words that differ from it; check that a page is all zero. */
 void tmem_fill(void *page, uint64_t seed);
