@@ -358,6 +358,27 @@ static char *guest_elf(void)
     return elf;
 }
 
+/* A unix socket in a fresh directory for one migration. */
+typedef struct MigSock {
+    char *dir, *path, *uri;
+} MigSock;
+
+static void mig_sock_init(MigSock *m)
+{
+    m->dir = g_dir_make_tmp("tmem-mig-XXXXXX", NULL);
+    m->path = g_strdup_printf("%s/mig.sock", m->dir);
+    m->uri = g_strdup_printf("unix:%s", m->path);
+}
+
+static void mig_sock_cleanup(MigSock *m)
+{
+    unlink(m->path);
+    rmdir(m->dir);
+    g_free(m->dir);
+    g_free(m->path);
+    g_free(m->uri);
+}
+
 /*
  * Persistent pages arrive exactly, ephemeral ones do not arrive at all
  * (the guest misses them), and the guest sees a new epoch.
@@ -365,8 +386,8 @@ static char *guest_elf(void)
 static void test_migration(void)
 {
     g_autofree char *elf = guest_elf();
-    g_autofree char *tmpdir = NULL, *sock = NULL, *uri = NULL;
     g_autofree char *args = NULL;
+    MigSock m;
     QTestState *src, *dst;
     QDict *c, *p;
 
@@ -374,9 +395,7 @@ static void test_migration(void)
         g_test_skip("m-tmem-migrate.elf not built (set CMM_BAREMETAL_DIR)");
         return;
     }
-    tmpdir = g_dir_make_tmp("tmem-mig-XXXXXX", NULL);
-    sock = g_strdup_printf("%s/mig.sock", tmpdir);
-    uri = g_strdup_printf("unix:%s", sock);
+    mig_sock_init(&m);
     args = g_strdup_printf(COMMON TCG "-object tmem-pool,id=tp0,size=16M "
                            "-device virtio-tmem-ccw,pool=tp0,id=t0,"
                            "devno=fe.0.0005 -kernel %s", elf);
@@ -389,9 +408,9 @@ static void test_migration(void)
     g_assert_cmpuint(get_u64(c, "pools"), ==, 2);
     qobject_unref(p);
 
-    dst = qtest_initf("%s -incoming %s", args, uri);
+    dst = qtest_initf("%s -incoming %s", args, m.uri);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
-                             "  'arguments': { 'uri': %s } }", uri);
+                             "  'arguments': { 'uri': %s } }", m.uri);
     wait_migration(src);
 
     p = pool_info(dst, "tp0", "t0", &c);
@@ -420,15 +439,14 @@ static void test_migration(void)
     qtest_writeq(dst, MB_GO, 2);
     qtest_quit(src);
     qtest_quit(dst);
-    unlink(sock);
-    rmdir(tmpdir);
+    mig_sock_cleanup(&m);
 }
 
 /* A destination without room for the persistent pages refuses them. */
 static void test_migration_no_room(void)
 {
     g_autofree char *elf = guest_elf();
-    g_autofree char *tmpdir = NULL, *sock = NULL, *uri = NULL;
+    MigSock m;
     const char *dev = "-device virtio-tmem-ccw,pool=tp0,id=t0,devno=fe.0.0005";
     QTestState *src, *dst;
 
@@ -436,18 +454,16 @@ static void test_migration_no_room(void)
         g_test_skip("m-tmem-migrate.elf not built (set CMM_BAREMETAL_DIR)");
         return;
     }
-    tmpdir = g_dir_make_tmp("tmem-mig-XXXXXX", NULL);
-    sock = g_strdup_printf("%s/mig.sock", tmpdir);
-    uri = g_strdup_printf("unix:%s", sock);
+    mig_sock_init(&m);
 
     src = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M %s "
                       "-kernel %s", dev, elf);
     wait_state(src, ST_READY);
     dst = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M "
-                      "%s,cap=128K -kernel %s -incoming %s", dev, elf, uri);
+                      "%s,cap=128K -kernel %s -incoming %s", dev, elf, m.uri);
     qtest_set_expected_status(dst, EXIT_FAILURE);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
-                             "  'arguments': { 'uri': %s } }", uri);
+                             "  'arguments': { 'uri': %s } }", m.uri);
     /* the source carries on when the destination fails */
     for (int i = 0; i < 3000; i++) {
         QDict *rsp = qtest_qmp_assert_success_ref(src,
@@ -468,8 +484,7 @@ static void test_migration_no_room(void)
     qtest_quit(dst);
     qtest_qmp_assert_success(src, "{ 'execute': 'cont' }");
     qtest_quit(src);
-    unlink(sock);
-    rmdir(tmpdir);
+    mig_sock_cleanup(&m);
 }
 
 int main(int argc, char **argv)
