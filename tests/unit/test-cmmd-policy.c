@@ -33,6 +33,7 @@ typedef struct Sim {
     CmmdStallReason reason;
     bool stuck;                     /* the balloon does not move */
     bool dead;                      /* QMP does not answer */
+    int64_t stale_avail;            /* > 0: the guest's stats are stuck */
     CmmdGuestLimits lim;
 } Sim;
 
@@ -149,6 +150,9 @@ static void snap_of(World *w, size_t i)
         .major_faults = 0, .swap_in = s->swap_in, .alloc_stalls = -1,
         .direct_reclaims = -1, .oom_kills = -1,
     };
+    if (s->stale_avail > 0) {
+        g->stats.available = s->stale_avail;
+    }
 }
 
 /* One tick: snapshots, policy, actions applied, the model settles. */
@@ -547,6 +551,36 @@ static void test_burst(void)
     world_free(&w);
 }
 
+/*
+ * A guest that grows while its own statistics lag (they come every few
+ * seconds) is judged by what the host sees: the idle guests give.
+ */
+static void test_growth_beats_stale_stats(void)
+{
+    World w;
+
+    world_init(&w, 3, 2 * G);
+    for (size_t i = 0; i < 3; i++) {
+        w.sim[i].use = 200 * M;
+        w.sim[i].cache = 350 * M;
+    }
+    for (int t = 0; t < 10; t++) {
+        step(&w);
+    }
+    w.sim[0].stale_avail = 1 * G - 200 * M;     /* still says "idle" */
+    w.sim[0].use = 800 * M;
+    for (int t = 0; t < 20; t++) {
+        step(&w);
+        if (w.sim[0].target) {
+            g_assert_cmpuint(w.sim[0].target, >=, 800 * M);
+        }
+    }
+    g_assert_cmpint(w.sim[0].swap_in, ==, 0);
+    g_assert_cmpuint(w.sim[1].cache, <, 350 * M);
+    g_assert_cmpuint(usage_of(&w), <=, 2 * G * 95 / 100);
+    world_free(&w);
+}
+
 /* A guest under pressure gets memory back first, and is not squeezed. */
 static void test_pressure(void)
 {
@@ -693,6 +727,8 @@ int main(int argc, char **argv)
     g_test_add_func("/cmmd/policy/all-at-floor", test_all_at_floor);
     g_test_add_func("/cmmd/policy/burst", test_burst);
     g_test_add_func("/cmmd/policy/pressure", test_pressure);
+    g_test_add_func("/cmmd/policy/growth-beats-stale-stats",
+                    test_growth_beats_stale_stats);
     g_test_add_func("/cmmd/policy/guest-comes-and-goes",
                     test_guest_comes_and_goes);
     g_test_add_func("/cmmd/policy/mom", test_mom);

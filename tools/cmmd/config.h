@@ -33,9 +33,9 @@ typedef struct CmmdConfig {
     char *path;
     CmmdPolicyConfig policy;
     CmmdBudgetSource budget_source;
-    char *cgroup;               /* with CMMD_BUDGET_CGROUP: a path under
-                                 * /sys/fs/cgroup, NULL = the cgroup of the
-                                 * first QEMU found */
+    char *cgroup;               /* with CMMD_BUDGET_CGROUP: the cgroup's
+                                 * directory (absolute), NULL = the cgroup
+                                 * of the first QEMU found */
     char **sockets;             /* glob patterns of QMP sockets */
     char *control;              /* the daemon's own socket, for cmmstat */
     char *textfile;             /* node_exporter textfile, NULL = none */
@@ -45,12 +45,12 @@ typedef struct CmmdConfig {
     GPtrArray *rules;           /* CmmdGuestRule, in file order */
 } CmmdConfig;
 
-/* The defaults, as documented; g_free it with cmmd_config_free(). */
+/* The defaults, as documented (path NULL); free with cmmd_config_free(). */
 CmmdConfig *cmmd_config_new_default(void);
 
 /*
  * Read @path.  On error return NULL and set @errp to one message of the
- * form "FILE:LINE: key 'KEY' in [GROUP]: 'VALUE' is not ...".
+ * form "FILE:LINE: [GROUP] KEY = 'VALUE': what is wrong".
  */
 CmmdConfig *cmmd_config_load(const char *path, Error **errp);
 
@@ -65,7 +65,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CmmdConfig, cmmd_config_free)
  * The limits of the guest @name whose RAM is @ram: the defaults (weight
  * 128, no floor, ceiling = RAM, the [host] guest-rate), then every
  * [guest PATTERN] group whose pattern matches @name, in file order, each
- * key overriding what came before.  Floor and ceiling are clamped to @ram.
+ * key overriding what came before.  Floor and ceiling are clamped to @ram;
+ * a floor above the ceiling raises the ceiling to it.
  */
 void cmmd_config_limits(const CmmdConfig *cfg, const char *name,
                         uint64_t ram, CmmdGuestLimits *out);

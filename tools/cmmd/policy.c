@@ -102,6 +102,7 @@ void cmmd_guest_state_init(CmmdGuestState *st)
 {
     memset(st, 0, sizeof(*st));
     st->last_pressure_ms = -1;
+    st->last_growth_ms = -1;
     st->last.available = st->last.free = -1;
     st->last.major_faults = st->last.swap_in = -1;
     st->last.alloc_stalls = st->last.direct_reclaims = -1;
@@ -371,6 +372,18 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
         }
         nmanaged++;
         st->demand = cmmd_guest_demand(cfg, g);
+        if (st->last_footprint &&
+            g->footprint > sat_add(st->last_footprint, cfg->deadband)) {
+            st->last_growth_ms = now_ms;
+        }
+        if (st->last_growth_ms >= 0 && now_ms - st->last_growth_ms <
+            (int64_t)(cfg->stall_holdoff * cfg->tick_ms)) {
+            /* growing: its own statistics lag, the host's figure does not */
+            st->demand = MAX(st->demand,
+                             MIN(sat_add(sat_sub(g->footprint,
+                                                 g->unused_resident),
+                                         cfg->reserve), x->ceil));
+        }
         if (x->holdoff) {
             /* more than it has now: it is short of memory */
             st->demand = MIN(MAX(st->demand,
@@ -751,5 +764,6 @@ void cmmd_policy_tick(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
         if (guests[i].stats_valid) {
             states[i].last = guests[i].stats;
         }
+        states[i].last_footprint = guests[i].footprint;
     }
 }

@@ -123,6 +123,9 @@ typedef struct CmmdGuestState {
     uint64_t tmem_cap;          /* the cap the policy set, 0 = untouched */
     CmmdGuestStats last;        /* counters at the previous tick */
     int64_t last_pressure_ms;   /* when pressure was last seen, -1 never */
+    int64_t last_growth_ms;     /* when the footprint last grew by more
+                                 * than the deadband in a tick, -1 never */
+    uint64_t last_footprint;    /* footprint at the previous tick */
     unsigned pressure_events;   /* pressure signals seen, in all */
     bool routed_around;         /* its balloon does not respond */
     uint64_t demand;            /* last estimate of what it needs */
