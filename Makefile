@@ -21,7 +21,8 @@ help:
 # configure is idempotent: it re-assembles the tree and configures only when needed.
 build:
 	./configure $(CONFIGURE_ARGS)
-	scripts/build.sh build $(BUILD)/src $(QEMU_BUILD)
+	scripts/build.sh build $(BUILD)/src $(QEMU_BUILD) qemu-system-s390x \
+	    tools/cmmd/qemu-cmmd tools/cmmd/cmmstat
 
 guest-images:
 	scripts/deps.sh guest

@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(cd "$1" && pwd)
 export CMM_UNIT_TESTS=$(cd "$top/tests/unit" && ls *.c | sed 's/\.c$//' | tr '\n' ' ')
 cd "$out"
-echo qemu-system-s390x
+echo qemu-system-s390x tools/cmmd/qemu-cmmd tools/cmmd/cmmstat
 meson introspect --tests . | /usr/bin/python3 -c '
 import json, os, sys
 out = os.getcwd()

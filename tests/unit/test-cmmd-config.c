@@ -815,21 +815,26 @@ static void test_limits(void)
         "floor = 3G\n"
         "rate = 0\n");
 
-    check_limits(def, "anything", 4 * GiB, 128, 0, 4 * GiB, 128 * MiB);
-    check_limits(cfg, "web", 4 * GiB, 128, 0, 4 * GiB, 32 * MiB);
+    check_limits(def, "anything", 4 * GiB, 128,
+                 MIN(CMMD_DEFAULT_FLOOR(4 * GiB), 4 * GiB), 4 * GiB, 128 * MiB);
+    check_limits(cfg, "web", 4 * GiB, 128,
+                 MIN(CMMD_DEFAULT_FLOOR(4 * GiB), 4 * GiB), 4 * GiB, 32 * MiB);
     /* Both lnx rules match: the later one overrides what it sets. */
     check_limits(cfg, "lnx01", 4 * GiB, 50, 512 * MiB, 2 * GiB, 16 * MiB);
     check_limits(cfg, "lnx1", 4 * GiB, 200, 512 * MiB, 4 * GiB, 16 * MiB);
-    check_limits(cfg, "other", 4 * GiB, 1, 0, 4 * GiB, 32 * MiB);
+    check_limits(cfg, "other", 4 * GiB, 1,
+                 MIN(CMMD_DEFAULT_FLOOR(4 * GiB), 4 * GiB), 4 * GiB, 32 * MiB);
     /* Clamped to the RAM. */
     check_limits(cfg, "lnx01", GiB, 50, 512 * MiB, GiB, 16 * MiB);
     check_limits(cfg, "lnx01", 256 * MiB, 50, 256 * MiB, 256 * MiB,
                  16 * MiB);
-    check_limits(cfg, "web", 0, 128, 0, 0, 32 * MiB);
+    check_limits(cfg, "web", 0, 128,
+                 MIN(CMMD_DEFAULT_FLOOR(0), 0), 0, 32 * MiB);
     /* Floor from one rule above the ceiling of another: the floor wins. */
     check_limits(cfg, "xy", 4 * GiB, 128, 3 * GiB, 3 * GiB, 0);
     check_limits(cfg, "xy", 2 * GiB, 128, 2 * GiB, 2 * GiB, 0);
-    check_limits(cfg, "xz", 4 * GiB, 128, 0, GiB, 32 * MiB);
+    check_limits(cfg, "xz", 4 * GiB, 128,
+                 MIN(CMMD_DEFAULT_FLOOR(4 * GiB), 4 * GiB), GiB, 32 * MiB);
 }
 
 int main(int argc, char **argv)

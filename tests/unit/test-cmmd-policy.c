@@ -137,7 +137,9 @@ static void snap_of(World *w, size_t i)
         .tmem_cap = s->tmem_cap,
         .target_status = s->target ? s->status : CMMD_TARGET_NONE,
         .stall_reason = s->reason, .target = s->target,
-        .target_is_footprint = true, .stats_valid = !s->dead,
+        .target_is_footprint = true,
+        /* a balloon driver that does not respond sends no statistics */
+        .stats_valid = !s->dead && !s->stuck,
         .limits = s->lim,
     };
     if (s->stuck) {
@@ -612,6 +614,45 @@ static void test_pressure(void)
     world_free(&w);
 }
 
+/*
+ * A balloon that stalls while its driver still reports: the guest has
+ * nothing left to give.  Pressure, not a dead balloon: it gets room back.
+ */
+static void test_cannot_give(void)
+{
+    World w;
+    uint64_t t0;
+
+    world_init(&w, 2, 2 * G);
+    for (size_t i = 0; i < 2; i++) {
+        w.sim[i].use = 400 * M;
+        w.sim[i].cache = 600 * M;
+    }
+    for (int t = 0; t < 60; t++) {
+        step(&w);
+    }
+    t0 = w.sim[0].target;
+    g_assert_cmpuint(t0, >, 0);
+    w.sim[0].status = CMMD_TARGET_STALLED;
+    w.sim[0].reason = CMMD_STALL_GUEST_NOT_RESPONDING;
+    /* the next snapshot shows the stall; the model clears it on settle */
+    snap_of(&w, 0);
+    {
+        CmmdHostSnap host = { .budget = w.budget, .usage = usage_of(&w),
+                              .psi_some_avg10 = -1 };
+
+        snap_of(&w, 1);
+        cmmd_policy_tick(&w.cfg, &host, w.snap, w.st, w.n, &w.ps, w.now,
+                         &w.d);
+    }
+    g_assert_false(w.st[0].routed_around);
+    g_assert_cmpuint(w.st[0].pressure_events, >, 0);
+    g_assert_nonnull(strstr(w.st[0].why, "nothing to give"));
+    g_assert_true(has_action(&w, CMMD_ACT_TARGET, 0));
+    g_assert_cmpuint(w.st[0].target, >, t0);
+    world_free(&w);
+}
+
 /* A guest gone from the list and a new one: state is per slot. */
 static void test_guest_comes_and_goes(void)
 {
@@ -727,6 +768,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmmd/policy/all-at-floor", test_all_at_floor);
     g_test_add_func("/cmmd/policy/burst", test_burst);
     g_test_add_func("/cmmd/policy/pressure", test_pressure);
+    g_test_add_func("/cmmd/policy/cannot-give", test_cannot_give);
     g_test_add_func("/cmmd/policy/growth-beats-stale-stats",
                     test_growth_beats_stale_stats);
     g_test_add_func("/cmmd/policy/guest-comes-and-goes",

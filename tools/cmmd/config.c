@@ -813,7 +813,8 @@ void cmmd_config_limits(const CmmdConfig *cfg, const char *name,
                         uint64_t ram, CmmdGuestLimits *out)
 {
     out->weight = CMMD_WEIGHT_DEFAULT;
-    out->floor = 0;
+    /* enough for a kernel and its working set: no guest is squeezed dry */
+    out->floor = CMMD_DEFAULT_FLOOR(ram);
     out->ceiling = ram;
     out->rate = cfg->guest_rate;
 

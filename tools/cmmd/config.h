@@ -19,6 +19,9 @@
 #define CMMD_DEFAULT_SOCKETS    "/run/qemu-cmm/*.qmp"
 #define CMMD_DEFAULT_CONTROL    "/run/qemu-cmm/cmmd.sock"
 
+/* A guest's floor unless a rule sets one: 64 MiB plus 1/8 of its RAM. */
+#define CMMD_DEFAULT_FLOOR(ram) ((uint64_t)64 * 1024 * 1024 + (ram) / 8)
+
 /* One [guest PATTERN] group: unset values are -1. */
 typedef struct CmmdGuestRule {
     char *pattern;              /* '*' matches any run of characters */
@@ -63,7 +66,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CmmdConfig, cmmd_config_free)
 
 /*
  * The limits of the guest @name whose RAM is @ram: the defaults (weight
- * 128, no floor, ceiling = RAM, the [host] guest-rate), then every
+ * 128, floor CMMD_DEFAULT_FLOOR, ceiling = RAM, the [host] guest-rate), then every
  * [guest PATTERN] group whose pattern matches @name, in file order, each
  * key overriding what came before.  Floor and ceiling are clamped to @ram;
  * a floor above the ceiling raises the ceiling to it.

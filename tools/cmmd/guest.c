@@ -203,7 +203,8 @@ void cmmd_guest_maybe_connect(CmmdGuest *g, int64_t now_ms)
 {
     Error *err = NULL;
 
-    if (g->up || g->gone || now_ms < g->retry_ms) {
+    /* a connection still negotiating ends by itself, on its timeouts */
+    if (g->up || g->gone || now_ms < g->retry_ms || cmmd_qmp_is_open(g->qmp)) {
         return;
     }
     cmmd_qmp_close(g->qmp, NULL);

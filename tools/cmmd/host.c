@@ -11,7 +11,10 @@
 #include "qemu/cutils.h"
 #include "host.h"
 
-/* cgroup v1 writes this (PAGE_COUNTER_MAX pages) for "no limit". */
+/*
+ * cgroup v1 shows "no limit" as PAGE_COUNTER_MAX pages in bytes, just under
+ * 2^63; no real limit comes near 2^62.
+ */
 #define V1_UNLIMITED    (1ULL << 62)
 
 static char *read_trimmed(const char *path, Error **errp)
@@ -38,7 +41,8 @@ static bool read_u64(const char *path, uint64_t *out, bool max_ok,
         *out = UINT64_MAX;
         return true;
     }
-    if (qemu_strtou64(text, NULL, 10, out) < 0) {
+    /* qemu_strtou64 would take "-1" as 2^64-1 */
+    if (text[0] == '-' || qemu_strtou64(text, NULL, 10, out) < 0) {
         error_setg(errp, "%s: '%s' is not a byte count", path, text);
         return false;
     }
@@ -127,7 +131,8 @@ double cmmd_psi_some_avg10(const char *path)
         return -1;
     }
     p = strstr(text, "some avg10=");
-    if (!p || sscanf(p, "some avg10=%lf", &v) != 1 || v < 0 || v > 100) {
+    /* written so that NaN fails too */
+    if (!p || sscanf(p, "some avg10=%lf", &v) != 1 || !(v >= 0 && v <= 100)) {
         return -1;
     }
     return v;
@@ -143,9 +148,14 @@ static uint64_t kib_field(const char *path, const char *field)
     if (!g_file_get_contents(path, &text, NULL, NULL)) {
         return 0;
     }
-    p = strstr(text, key);
-    if (!p || sscanf(p + strlen(key), "%" SCNu64, &kib) != 1 ||
-        kib > UINT64_MAX / 1024) {
+    /* the field on the first line has no newline before it */
+    if (g_str_has_prefix(text, key + 1)) {
+        p = text + strlen(key + 1);
+    } else {
+        p = strstr(text, key);
+        p = p ? p + strlen(key) : NULL;
+    }
+    if (!p || sscanf(p, "%" SCNu64, &kib) != 1 || kib > UINT64_MAX / 1024) {
         return 0;
     }
     return kib * 1024;

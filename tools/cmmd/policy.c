@@ -154,6 +154,18 @@ uint64_t cmmd_guest_demand(const CmmdPolicyConfig *cfg,
     return MIN(sat_add(used, cfg->reserve), ceiling_of(g));
 }
 
+/*
+ * A target stalled with guest-not-responding while the driver still sends
+ * statistics: the driver lives, the guest has no free page left to give.
+ * That is pressure, not a dead balloon.
+ */
+static bool balloon_cannot_give(const CmmdGuestSnap *g)
+{
+    return g->target_status == CMMD_TARGET_STALLED &&
+           g->stall_reason == CMMD_STALL_GUEST_NOT_RESPONDING &&
+           g->stats_valid;
+}
+
 static int64_t delta(int64_t now, int64_t before)
 {
     return now >= 0 && before >= 0 && now > before ? now - before : 0;
@@ -170,6 +182,10 @@ static bool guest_pressure(const CmmdPolicyConfig *cfg,
     if (g->target_status == CMMD_TARGET_STALLED &&
         g->stall_reason == CMMD_STALL_FLOOR) {
         snprintf(why, len, "target stalled at its floor");
+        return true;
+    }
+    if (balloon_cannot_give(g)) {
+        snprintf(why, len, "balloon stalled: the guest has nothing to give");
         return true;
     }
     if (!g->stats_valid) {
@@ -355,7 +371,8 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
         st->routed_around = !g->responsive || !g->has_balloon ||
                             !g->has_cmma ||
                             (g->target_status == CMMD_TARGET_STALLED &&
-                             g->stall_reason != CMMD_STALL_FLOOR);
+                             g->stall_reason != CMMD_STALL_FLOOR &&
+                             !balloon_cannot_give(g));
         x->manage = !st->routed_around;
         if (!x->manage) {
             fixed = sat_add(fixed, g->footprint);
@@ -371,7 +388,17 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
             continue;
         }
         nmanaged++;
-        st->demand = cmmd_guest_demand(cfg, g);
+        /*
+         * The highest estimate of the last few ticks: the guest's figures
+         * lag the host's by up to a polling interval, and a dip while the
+         * balloon inflates is not a drop in need.
+         */
+        st->demand_hist[st->demand_pos++ % CMMD_DEMAND_HOLD] =
+            cmmd_guest_demand(cfg, g);
+        st->demand = 0;
+        for (unsigned k = 0; k < CMMD_DEMAND_HOLD; k++) {
+            st->demand = MAX(st->demand, st->demand_hist[k]);
+        }
         if (st->last_footprint &&
             g->footprint > sat_add(st->last_footprint, cfg->deadband)) {
             st->last_growth_ms = now_ms;

@@ -23,6 +23,8 @@
 #define CMMD_MIB                (1024 * 1024ULL)
 /* The smallest footprint target balloon-set-target accepts. */
 #define CMMD_MIN_TARGET         CMMD_MIB
+/* Ticks over which a guest's demand is held at its highest estimate. */
+#define CMMD_DEMAND_HOLD        5
 /* The smallest non-zero cap tmem-set-client accepts is below this. */
 #define CMMD_MIN_TMEM_CAP       CMMD_MIB
 
@@ -128,7 +130,10 @@ typedef struct CmmdGuestState {
     uint64_t last_footprint;    /* footprint at the previous tick */
     unsigned pressure_events;   /* pressure signals seen, in all */
     bool routed_around;         /* its balloon does not respond */
-    uint64_t demand;            /* last estimate of what it needs */
+    uint64_t demand;            /* what it needs: the highest estimate of
+                                 * the last CMMD_DEMAND_HOLD ticks */
+    uint64_t demand_hist[CMMD_DEMAND_HOLD];
+    unsigned demand_pos;
     uint64_t alloc;             /* last fair share computed for it */
     char why[160];              /* the last decision's reason */
 } CmmdGuestState;

@@ -41,6 +41,7 @@ struct CmmdQmp {
     GString *out;
     JSONMessageParser parser;
     bool parser_live;
+    bool in_feed;               /* inside json_message_parser_feed() */
     bool greeted, up;
     pid_t pid;
     uint64_t next_id;
@@ -116,7 +117,8 @@ void cmmd_qmp_close(CmmdQmp *q, const char *why)
         close(q->fd);
         q->fd = -1;
     }
-    if (q->parser_live) {
+    if (q->parser_live && !q->in_feed) {
+        /* from within the parser's callback, in_ready() destroys it */
         json_message_parser_destroy(&q->parser);
         q->parser_live = false;
     }
@@ -293,9 +295,15 @@ static gboolean in_ready(int fd, GIOCondition cond, gpointer p)
         cmmd_qmp_close(q, why);
         return G_SOURCE_REMOVE;
     }
+    q->in_feed = true;
     json_message_parser_feed(&q->parser, buf, n);
-    /* the parser may have closed us */
+    q->in_feed = false;
+    /* a message may have closed us (not QMP), or a callback */
     if (q->fd < 0) {
+        if (q->parser_live) {
+            json_message_parser_destroy(&q->parser);
+            q->parser_live = false;
+        }
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
@@ -355,6 +363,9 @@ bool cmmd_qmp_connect(CmmdQmp *q, Error **errp)
         error_setg_errno(errp, errno, "%s: connect", q->path);
         close(fd);
         return false;
+    }
+    if (q->parser_live) {
+        json_message_parser_destroy(&q->parser);
     }
     q->fd = fd;
     q->pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ?
@@ -420,6 +431,11 @@ void cmmd_qmp_exec(CmmdQmp *q, const char *cmd, QDict *args,
 bool cmmd_qmp_is_up(CmmdQmp *q)
 {
     return q->up;
+}
+
+bool cmmd_qmp_is_open(CmmdQmp *q)
+{
+    return q->fd >= 0;
 }
 
 pid_t cmmd_qmp_peer_pid(CmmdQmp *q)

@@ -48,6 +48,8 @@ void cmmd_qmp_exec(CmmdQmp *q, const char *cmd, QDict *args,
 void cmmd_qmp_close(CmmdQmp *q, const char *why);
 
 bool cmmd_qmp_is_up(CmmdQmp *q);
+/* Connected, perhaps still waiting for the greeting or capabilities. */
+bool cmmd_qmp_is_open(CmmdQmp *q);
 /* The peer's pid, from SO_PEERCRED; 0 if unknown. */
 pid_t cmmd_qmp_peer_pid(CmmdQmp *q);
 unsigned cmmd_qmp_pending(CmmdQmp *q);
