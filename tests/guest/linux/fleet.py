@@ -23,11 +23,14 @@ def tools_dir(qemu):
     return os.path.join(os.path.dirname(os.path.abspath(qemu)), "tools", "cmmd")
 
 
-def guest_args(name, sockdir, disk, balloon="virtio-balloon-ccw,cmma=on,deflate-on-oom=on"):
+CMM_BALLOON = "virtio-balloon-ccw,cmma=on,deflate-on-oom=on"
+
+
+def guest_args(name, sockdir, disk, balloon=CMM_BALLOON, drive_opts=""):
     return ["-name", name,
             "-qmp", "unix:%s,server=on,wait=off" % os.path.join(sockdir, name + ".qmp"),
             "-device", balloon,
-            "-drive", "file=%s,format=raw,if=none,id=d0" % disk,
+            "-drive", "file=%s,format=raw,if=none,id=d0%s" % (disk, drive_opts),
             "-device", "virtio-blk-ccw,drive=d0"]
 
 
@@ -37,13 +40,12 @@ def make_disk(path, mib):
     return path
 
 
-def new_guest(factory, name, sockdir, mem_mib=768, disk_mib=256, balloon=None,
-              extra=()):
+def new_guest(factory, name, sockdir, mem_mib=768, disk_mib=256, balloon=CMM_BALLOON,
+              drive_opts="", extra=(), **kw):
     """Create (not start) a fleet guest; factory is t.guest or harness.Guest-like."""
     disk = make_disk(os.path.join(sockdir, name + ".raw"), disk_mib)
-    args = guest_args(name, sockdir, disk) if balloon is None else \
-        guest_args(name, sockdir, disk, balloon)
-    return factory(initrd="cmmd", mem_mib=mem_mib, args=args + list(extra))
+    args = guest_args(name, sockdir, disk, balloon, drive_opts)
+    return factory(initrd="cmmd", mem_mib=mem_mib, args=args + list(extra), **kw)
 
 
 def prepare(g, cache_mib, timeout=180):

@@ -171,7 +171,7 @@ class Guest:
     """
 
     def __init__(self, qemu, images, initrd="balloon", mem_mib=2048, args=(),
-                 append="", log=None, smp=1, incoming=False):
+                 append="", log=None, smp=1, incoming=False, cgroup_procs=None):
         self.qemu = qemu
         self.images = images
         self.initrd = os.path.join(images, "initrd-%s.gz" % initrd)
@@ -201,6 +201,9 @@ class Guest:
         self.migrate_path = os.path.join(self.tmpdir, "migrate.sock")
         self.migrate_uri = "unix:" + self.migrate_path
         self.start_time = None
+        # a cgroup's cgroup.procs file: QEMU starts inside that cgroup, so
+        # everything it allocates is charged there from the first page
+        self.cgroup_procs = cgroup_procs
 
     # ---- process ---------------------------------------------------------------
     def command_line(self):
@@ -219,9 +222,16 @@ class Guest:
         argv = self.command_line()
         self.log.write("cmd", " ".join(argv))
         self.start_time = time.monotonic()
+        procs = self.cgroup_procs
+
+        def preexec():
+            _die_with_parent()
+            if procs:
+                with open(procs, "w") as f:
+                    f.write("0\n")
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=preexec)
         self.pid = self.proc.pid
         threading.Thread(target=self._console_reader, daemon=True).start()
         threading.Thread(target=self._stderr_reader, daemon=True).start()
