@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The qemu-cmm demo (make demo): boot a Debian s390x guest with virtio-balloon-ccw,
 # fill its memory, shrink it to 512 MiB over QMP and report what the host got back;
-# then two bare-metal guests' tenants share a tmem pool.
+# then qemu-cmmd keeps three guests in a budget while one bursts; then two
+# bare-metal guests' tenants share a tmem pool.
 # Usage: scripts/demo.sh [QEMU_BINARY]        (default build/qemu/qemu-system-s390x)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +11,10 @@ qemu=${1:-$here/build/qemu/qemu-system-s390x}
 "$here/scripts/guest-image.sh" "$here/build/guest"
 /usr/bin/python3 "$here/tests/guest/linux/demo.py" --qemu "$qemu" \
     --images "$here/build/guest" --log "$here/build/tests/linux/demo.log"
+# qemu-cmmd: three guests share a budget, one bursts (cmmstat shows the daemon)
+echo
+/usr/bin/python3 "$here/tests/guest/linux/demo_cmmd.py" --qemu "$qemu" \
+    --images "$here/build/guest" --log "$here/build/tests/linux/demo-cmmd.log"
 # tmem: two bare-metal tenants share one pool (Linux has no tmem frontend)
 echo
 make -s -C "$here/tests/guest/baremetal" O="$here/build/tests/baremetal"

@@ -263,9 +263,10 @@ static void decide(Daemon *dm)
     }
     if (dm->d.all_at_floor && !dm->was_all_at_floor) {
         cmmd_log(LOG_CRIT, "every guest is at its floor and the host is "
-                 "still over budget (usage %" PRIu64 "M, budget %" PRIu64
-                 "M): nothing more is taken; add memory, lower floors or "
-                 "move guests", dm->host.usage >> 20, dm->host.budget >> 20);
+                 "still over its high watermark (usage %" PRIu64 "M, budget "
+                 "%" PRIu64 "M): nothing more is taken; add memory, lower "
+                 "floors or move guests", dm->host.usage >> 20,
+                 dm->host.budget >> 20);
     } else if (!dm->d.all_at_floor && dm->was_all_at_floor) {
         cmmd_log(LOG_NOTICE, "guests are no longer all at their floors");
     }

@@ -439,6 +439,7 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
             snprintf(a->why, sizeof(a->why),
                      "over budget: release %lluM the guest marked unused "
                      "(free to take)", MIB(g->unused_resident));
+            g_strlcpy(states[i].why, a->why, sizeof(states[i].why));
             d->reclaim_free = sat_add(d->reclaim_free, g->unused_resident);
         }
         need = sat_sub(need, d->reclaim_free);
@@ -478,6 +479,7 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
                          "over budget: drop %lluM of ephemeral tmem pages "
                          "(cap %lluM -> %lluM)", MIB(take),
                          MIB(g->tmem_bytes), MIB(cap));
+                g_strlcpy(st->why, a->why, sizeof(st->why));
             }
             d->reclaim_tmem = tmem_take;
         }
@@ -619,6 +621,7 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
             snprintf(a->why, sizeof(a->why),
                      "under the low watermark: tmem cap back up %lluM -> "
                      "%lluM", MIB(st->tmem_cap), MIB(cap));
+            g_strlcpy(st->why, a->why, sizeof(st->why));
             st->tmem_cap = cap >= st->orig_tmem_cap ? 0 : cap;
             room -= up;
             global -= MIN(global, up);
@@ -770,6 +773,16 @@ void cmmd_policy_tick(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
             if (g->stats_valid) {
                 st->last = g->stats;
             }
+        } else if (st->target && g->responsive && g->has_balloon &&
+                   (g->target_status == CMMD_TARGET_NONE ||
+                    !g->target_is_footprint) && cfg->mode == CMMD_MODE_CMM) {
+            /*
+             * Someone else ended our target (the balloon command, virsh
+             * setmem): the guest is unconstrained now, start from there.
+             */
+            st->target = 0;
+            snprintf(st->why, sizeof(st->why),
+                     "its footprint target was ended from outside");
         }
     }
 
