@@ -19,12 +19,15 @@ what is in use at one time fits.  Policies, same workload, same budget:
   free  qemu-cmm without a manager and without a limit: the unconstrained
         reference for completion times.
 
-Every policy runs N = --start, --start+1, ... until it first loses a guest (a
-QEMU OOM-killed, a guest OOM kill, or a burst that fails) or reaches --max.  The
-table has one row per trial; the last lines give the largest N each sustained
-and the ratios.  OUTDIR gets density.csv, density.md, density.png (every
-guest's RSS and the budget over time, for the --compare N of each policy) and
-the logs.
+Each policy starts at the largest N the policy before it sustained (they run
+weakest first) and goes up until it first loses a guest (a QEMU OOM-killed, a
+guest OOM kill, or a burst that fails), or down until it loses none, within
+--start..--max.  The table has one row per trial; the last lines give the
+largest N each sustained and the ratios.  Completion times are compared with
+one unconstrained run at --compare guests.  OUTDIR/density/ gets density.csv,
+density.md, density.png (every QEMU's RSS, the cgroup usage and the budget
+over time, for each policy's largest sustained N and its first loss) and the
+logs.
 """
 
 import argparse
@@ -274,7 +277,7 @@ def plot(trials, outdir):
             for t, u, rss in tr.samples:
                 f.write(",".join(["%.1f" % t, str(u // MIB)] +
                                  [str(rss.get(n, 0) // MIB) for n in names]) + "\n")
-        plots = ["'%s' using 1:2 with lines lw 3 title 'total'" % data,
+        plots = ["'%s' using 1:2 with lines lw 3 title 'cgroup usage'" % data,
                  "%d with lines lw 2 dt 2 title 'budget'" % (tr.budget // MIB)]
         plots += ["'%s' using 1:%d with lines title '%s'" % (data, 3 + i, n)
                   for i, n in enumerate(names)]
@@ -292,11 +295,11 @@ def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--images", required=True)
     ap.add_argument("--outdir", required=True)
-    ap.add_argument("--budget", type=int, default=2560, help="MiB (default 2560)")
-    ap.add_argument("--start", type=int, default=3)
+    ap.add_argument("--budget", type=int, default=2048, help="MiB (default 2048)")
+    ap.add_argument("--start", type=int, default=2)
     ap.add_argument("--max", type=int, default=8)
     ap.add_argument("--compare", type=int, default=4,
-                    help="the N whose trials are plotted and compared")
+                    help="the N of the unconstrained reference run")
     ap.add_argument("--policies", default="none,mom,cmm")
     args = ap.parse_args()
     outdir = os.path.abspath(os.path.join(args.outdir, "density"))
@@ -311,22 +314,35 @@ def main():
     ref_times = [v for v in ref_trial.done.values() if v is not None]
     ref = statistics.median(ref_times) if ref_times else None
     log("free (no limit, no manager), N=%d: median burst %.1f s" % (args.compare, ref or 0))
-    rows, best, compared = [ref_trial.row(ref)], {}, []
+    rows, best, plotted = [ref_trial.row(ref)], {}, []
+    start = args.start
     for policy in args.policies.split(","):
-        best[policy] = 0
-        for n in range(args.start, args.max + 1):
+        # each policy starts where the one before it stopped (they are listed
+        # weakest first), goes up until it loses a guest, or down until not
+        n = max(args.start, start)
+        tried, last_ok, first_lost = {}, None, None
+        while args.start <= n <= args.max and n not in tried:
             tr = Trial(policy, n, args, outdir).run()
+            tried[n] = tr
             r = tr.row(ref)
             rows.append(r)
             log("  %-5s N=%-2d lost %d (QEMU killed %d, guest OOM %d, failed %d); "
                 "median %.1f s, peak %d of %d MiB, %.0f s at the budget"
                 % (policy, n, tr.lost(), tr.qemu_killed, tr.guest_ooms, tr.failed_bursts,
                    r["median_s"], r["peak_mib"], r["budget_mib"], r["s_at_budget"]))
-            if n == args.compare:
-                compared.append(tr)
             if tr.lost():
-                break
-            best[policy] = n
+                first_lost = tr
+                if last_ok is not None:
+                    break
+                n -= 1
+            else:
+                last_ok = tr
+                if first_lost is not None:
+                    break
+                n += 1
+        best[policy] = last_ok.n if last_ok else args.start - 1
+        start = best[policy]
+        plotted += [t for t in (last_ok, first_lost) if t]
     with open(os.path.join(outdir, "density.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -343,7 +359,7 @@ def main():
                 md.append("cmm / %s: %s" % (p, "%.2fx" % (best["cmm"] / best[p])
                                              if best[p] else "inf (%s lost a guest at N=%d)"
                                              % (p, args.start)))
-    png = plot(compared, outdir)
+    png = plot(plotted, outdir)
     if png:
         md += ["", "Plot: %s" % png]
     text = "\n".join(md)

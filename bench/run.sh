@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: qemu-cmm against unpatched upstream, side by side in one run.
 # Usage: bench/run.sh QEMU_CMM_BINARY BASELINE_BINARY OUTDIR
-# Prints a table (metric, qemu-cmm, upstream, ratio); OUTDIR gets the raw RSS samples
+# Prints tables (metric, qemu-cmm, upstream, ratio); OUTDIR gets the raw RSS samples
 # (rss-*.csv), the table (results.csv), a plot (rss.png) and the guest logs.
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 QEMU_CMM_BINARY BASELINE_BINARY OUTDIR" >&2; exit 2; }
@@ -27,3 +27,7 @@ echo
 "$here/bench/tmem-store.sh" "$out"
 echo
 "$here/bench/tmem-guest.sh" "$cmm" "$out" "${BENCH_ROUNDS:-3}"
+echo
+# density: how many 1 GiB guests one memory cgroup holds, per policy (about 20 min)
+/usr/bin/python3 "$here/bench/density.py" --cmm "$cmm" --upstream "$base" \
+    --images "$here/build/guest" --outdir "$out"
