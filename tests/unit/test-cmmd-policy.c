@@ -370,6 +370,29 @@ static void test_floors_and_rates(void)
     world_free(&w);
 }
 
+/* A ceiling holds even when the host has room: the guest is brought down. */
+static void test_ceiling(void)
+{
+    World w;
+
+    world_init(&w, 2, 8 * G);
+    w.sim[0].use = 300 * M;
+    w.sim[0].cache = 500 * M;
+    w.sim[0].lim.ceiling = 512 * M;
+    w.sim[0].lim.rate = 64 * M;
+    for (int t = 0; t < 20; t++) {
+        step(&w);
+        g_assert_false(w.ps.squeezing);
+        g_assert_cmpuint(w.max_step[0], <=, 64 * M);
+    }
+    g_assert_cmpuint(w.sim[0].target, ==, 512 * M);
+    g_assert_cmpuint(w.sim[0].footprint, <=, 512 * M);
+    g_assert_nonnull(strstr(w.st[0].why, "ceiling"));
+    /* the other one, without a ceiling, is left alone */
+    g_assert_cmpuint(w.sim[1].target, ==, 0);
+    world_free(&w);
+}
+
 /* No oscillation: 1000 ticks of noise move no target back and forth. */
 static void test_deadband(void)
 {
@@ -763,6 +786,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmmd/policy/weights", test_weights);
     g_test_add_func("/cmmd/policy/floors-and-rates", test_floors_and_rates);
     g_test_add_func("/cmmd/policy/deadband", test_deadband);
+    g_test_add_func("/cmmd/policy/ceiling", test_ceiling);
     g_test_add_func("/cmmd/policy/routed-around", test_routed_around);
     g_test_add_func("/cmmd/policy/restart", test_restart);
     g_test_add_func("/cmmd/policy/all-at-floor", test_all_at_floor);

@@ -290,6 +290,7 @@ typedef struct Work {
     bool holdoff;               /* pressure within stall-holdoff ticks */
     bool forced;                /* squeezed in holdoff: the others could
                                  * not cover the budget */
+    bool over_ceiling;          /* brought down to its ceiling */
     uint64_t cur;               /* effective target now */
     uint64_t next;              /* effective target after this tick */
     uint64_t lo, hi, ceil;
@@ -559,6 +560,30 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
         }
         global -= MIN(global, dec_total);
     }
+    /*
+     * 4b. a guest above its ceiling is brought down to it, squeezing or
+     * not: the ceiling is the most the host ever gives it.
+     */
+    for (i = 0; i < n && !ps->squeezing; i++) {
+        Work *x = &w[i];
+        uint64_t from, dec;
+
+        if (!in[i]) {
+            continue;
+        }
+        /* without a target of ours it is held by nothing */
+        from = states[i].target ? MIN(x->cur, guests[i].footprint) :
+                                  guests[i].footprint;
+        if (from <= x->ceil || from - x->ceil < cfg->deadband) {
+            continue;
+        }
+        dec = MIN(MIN(from - x->ceil, x->room), global);
+        x->next = from - dec;
+        x->room -= dec;
+        global -= dec;
+        x->over_ceiling = true;
+        dec_total += dec;
+    }
     d->reclaim_balloon = dec_total;
 
     /*
@@ -634,7 +659,7 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
         CmmdGuestState *st = &states[i];
         Work *x = &w[i];
 
-        if (!in[i] || x->next == x->cur) {
+        if (!in[i] || (x->next == x->cur && !x->over_ceiling)) {
             if (in[i] && x->holdoff && x->pressure) {
                 snprintf(st->why, sizeof(st->why),
                          "pressure (%s): not squeezed for %u ticks",
@@ -642,7 +667,11 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
             }
             continue;
         }
-        if (x->next < x->cur) {
+        if (x->over_ceiling) {
+            target_action(d, g, st, x, i,
+                          "above its ceiling %lluM: footprint %lluM -> %lluM",
+                          MIB(x->ceil), MIB(g->footprint), MIB(x->next));
+        } else if (x->next < x->cur) {
             target_action(d, g, st, x, i,
                           "over budget (usage %lluM, high %lluM)%s: "
                           "footprint %lluM -> %lluM towards fair share "
