@@ -161,7 +161,8 @@ class Trial:
                                "control": os.path.join(self.dir, "cmmd.sock"),
                                "stats-interval": "1"},
                 })
-                daemon = fleet.Daemon(qemu, conf, os.path.join(self.dir, "cmmd.sock"),
+                # the daemon is qemu-cmm's, whatever QEMU the guests run
+                daemon = fleet.Daemon(a.cmm, conf, os.path.join(self.dir, "cmmd.sock"),
                                       os.path.join(self.dir, "cmmd.log")).start()
                 time.sleep(8)       # a few ticks with the guests' statistics
             self.workload(guests, cg)

@@ -73,6 +73,17 @@ static void world_init(World *w, size_t n, uint64_t budget)
     cmmd_decisions_init(&w->d);
 }
 
+/* @n guests that each use @use and keep @cache of page cache if they may. */
+static void world_setup(World *w, size_t n, uint64_t budget, uint64_t use,
+                        uint64_t cache)
+{
+    world_init(w, n, budget);
+    for (size_t i = 0; i < n; i++) {
+        w->sim[i].use = use;
+        w->sim[i].cache = cache;
+    }
+}
+
 static void world_free(World *w)
 {
     g_array_free(w->d.actions, true);
@@ -401,11 +412,7 @@ static void test_deadband(void)
     uint64_t last[4] = { 0 };
     uint32_t seed = 1;
 
-    world_init(&w, 4, 3 * G);
-    for (size_t i = 0; i < 4; i++) {
-        w.sim[i].use = 500 * M;
-        w.sim[i].cache = 300 * M;
-    }
+    world_setup(&w, 4, 3 * G, 500 * M, 300 * M);
     for (int t = 0; t < 60; t++) {
         step(&w);
     }
@@ -444,11 +451,7 @@ static void test_routed_around(void)
 {
     World w;
 
-    world_init(&w, 3, 2 * G);
-    for (size_t i = 0; i < 3; i++) {
-        w.sim[i].use = 300 * M;
-        w.sim[i].cache = 400 * M;
-    }
+    world_setup(&w, 3, 2 * G, 300 * M, 400 * M);
     w.sim[1].stuck = true;
     w.sim[1].target = 500 * M;
     for (int t = 0; t < 60; t++) {
@@ -584,11 +587,7 @@ static void test_growth_beats_stale_stats(void)
 {
     World w;
 
-    world_init(&w, 3, 2 * G);
-    for (size_t i = 0; i < 3; i++) {
-        w.sim[i].use = 200 * M;
-        w.sim[i].cache = 350 * M;
-    }
+    world_setup(&w, 3, 2 * G, 200 * M, 350 * M);
     for (int t = 0; t < 10; t++) {
         step(&w);
     }
@@ -612,11 +611,7 @@ static void test_pressure(void)
     World w;
     uint64_t t1;
 
-    world_init(&w, 2, 2 * G);
-    for (size_t i = 0; i < 2; i++) {
-        w.sim[i].use = 400 * M;
-        w.sim[i].cache = 600 * M;
-    }
+    world_setup(&w, 2, 2 * G, 400 * M, 600 * M);
     for (int t = 0; t < 60; t++) {
         step(&w);
     }
@@ -646,11 +641,7 @@ static void test_cannot_give(void)
     World w;
     uint64_t t0;
 
-    world_init(&w, 2, 2 * G);
-    for (size_t i = 0; i < 2; i++) {
-        w.sim[i].use = 400 * M;
-        w.sim[i].cache = 600 * M;
-    }
+    world_setup(&w, 2, 2 * G, 400 * M, 600 * M);
     for (int t = 0; t < 60; t++) {
         step(&w);
     }
@@ -681,11 +672,7 @@ static void test_guest_comes_and_goes(void)
 {
     World w;
 
-    world_init(&w, 2, 2 * G);
-    for (size_t i = 0; i < 2; i++) {
-        w.sim[i].use = 400 * M;
-        w.sim[i].cache = 600 * M;
-    }
+    world_setup(&w, 2, 2 * G, 400 * M, 600 * M);
     for (int t = 0; t < 40; t++) {
         step(&w);
     }

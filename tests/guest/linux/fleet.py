@@ -26,12 +26,25 @@ def tools_dir(qemu):
 CMM_BALLOON = "virtio-balloon-ccw,cmma=on,deflate-on-oom=on"
 
 
-def guest_args(name, sockdir, disk, balloon=CMM_BALLOON, drive_opts=""):
-    return ["-name", name,
-            "-qmp", "unix:%s,server=on,wait=off" % os.path.join(sockdir, name + ".qmp"),
-            "-device", balloon,
+def guest_args(name, sockdir, disk, balloon=CMM_BALLOON, drive_opts="", qmp=True):
+    return ["-name", name] + \
+        (["-qmp", "unix:%s,server=on,wait=off" % os.path.join(sockdir, name + ".qmp")]
+         if qmp else []) + \
+           ["-device", balloon,
             "-drive", "file=%s,format=raw,if=none,id=d0%s" % (disk, drive_opts),
             "-device", "virtio-blk-ccw,drive=d0"]
+
+
+def libvirt_args(name, sockdir, xml):
+    """The QEMU arguments that the documented libvirt domain XML passes through
+    <qemu:commandline>, with its socket moved to SOCKDIR/NAME.qmp."""
+    import xml.etree.ElementTree as ET
+    ns = {"qemu": "http://libvirt.org/schemas/domain/qemu/1.0"}
+    root = ET.parse(xml).getroot()
+    dom = root.find("name").text
+    return [a.get("value").replace("/run/qemu-cmm/%s.qmp" % dom,
+                                   os.path.join(sockdir, name + ".qmp"))
+            for a in root.findall("qemu:commandline/qemu:arg", ns)]
 
 
 def make_disk(path, mib):
@@ -41,10 +54,12 @@ def make_disk(path, mib):
 
 
 def new_guest(factory, name, sockdir, mem_mib=768, disk_mib=256, balloon=CMM_BALLOON,
-              drive_opts="", extra=(), **kw):
-    """Create (not start) a fleet guest; factory is t.guest or harness.Guest-like."""
+              drive_opts="", extra=(), qmp=True, **kw):
+    """Create (not start) a fleet guest; factory is t.guest or harness.Guest-like.
+
+    qmp=False leaves the daemon's QMP socket to @extra."""
     disk = make_disk(os.path.join(sockdir, name + ".raw"), disk_mib)
-    args = guest_args(name, sockdir, disk, balloon, drive_opts)
+    args = guest_args(name, sockdir, disk, balloon, drive_opts, qmp)
     return factory(initrd="cmmd", mem_mib=mem_mib, args=args + list(extra), **kw)
 
 

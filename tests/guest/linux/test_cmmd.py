@@ -28,6 +28,7 @@ import fleet
 import harness
 from harness import MIB, diag
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 GUEST_MIB = 768
 CACHE_MIB = 300
 DISK_MIB = 384
@@ -310,13 +311,22 @@ def scenario(t, d, guests, sockdir, budget):
         pass
     t.ok(fleet.wait_for(lambda: d.guest("g3") is None, 10),
          "once its socket is gone the guest is dropped")
-    g4 = fleet.new_guest(t.guest, "g4", sockdir, mem_mib=GUEST_MIB, disk_mib=DISK_MIB)
+    # g4 gets its QMP socket and cmma=on the way the documented libvirt
+    # domain passes them (<qemu:commandline>), its balloon as libvirt makes it
+    xml = os.path.join(ROOT, "contrib", "cmmd", "libvirt-domain.xml")
+    extra = fleet.libvirt_args("g4", sockdir, xml)
+    diag("g4 with the libvirt domain's arguments: %s" % " ".join(extra))
+    g4 = fleet.new_guest(t.guest, "g4", sockdir, mem_mib=GUEST_MIB, disk_mib=DISK_MIB,
+                         balloon="virtio-balloon-ccw,deflate-on-oom=on", qmp=False,
+                         extra=extra)
     g4.start()
     t.attempt("g4 starts mid-run", fleet.prepare, g4, CACHE_MIB)
     guests["g4"] = g4
     st = fleet.wait_for(lambda: (lambda g: g if g and g["responsive"] else None)(
         d.guest("g4")), 20)
     t.ok(st, "a guest started mid-run is picked up and polled", d.table())
+    t.ok(st and st["cmma"] and st["balloon"],
+         "... through the libvirt domain XML's second QMP socket, with cmma=on", repr(st))
     t.ok(d.alive(), "the daemon survived the guest that died and the one that came")
 
     st = d.status()
