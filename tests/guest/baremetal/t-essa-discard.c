@@ -1,7 +1,7 @@
 /*
  * t-essa-discard: pages set unused are released to the host (eager policy,
  * default discard delay of 200 ms, or at once when a vCPU has queued 512
- * pages).  Items 17 and 18 of shared/notes/cmma-essa.md:
+ * pages).  Items 17 and 18 of docs/devel/cmma-essa.rst:
  *
  *  - a released page reports content state 3 (logically zero) in R1 bits
  *    62-63 until it is set stable again, and reads as zeros, never as old

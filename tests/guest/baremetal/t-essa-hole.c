@@ -1,6 +1,6 @@
 /*
  * t-essa-hole: R2 in a hole below the memory limit is an addressing
- * exception too (item 6 of shared/notes/cmma-essa.md).  With maxmem, the
+ * exception too (item 6 of docs/devel/cmma-essa.rst).  With maxmem, the
  * machine's memory limit (and the page-state table) covers the area for
  * memory devices, which starts at the next 1 GiB boundary above initial
  * RAM: [256M, 1G) is a hole and [1G, 1G + 768M) is device memory with no

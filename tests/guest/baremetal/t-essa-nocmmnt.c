@@ -1,7 +1,7 @@
 /*
  * t-essa-nocmmnt: ESSA with "cmm" on but "cmmnt" (facility 147, ESSA
  * no-translate enhancement) off.  ORC 7 is then a specification
- * exception like ORC 8-15 (item 4 of shared/notes/cmma-essa.md), it is
+ * exception like ORC 8-15 (item 4 of docs/devel/cmma-essa.rst), it is
  * suppressed (R1 and page state unchanged), the privileged-operation
  * check still comes first, the specification check still comes before
  * the address check, STFLE does not show facility 147, and ORC 0-6 work

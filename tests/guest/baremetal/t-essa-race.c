@@ -2,7 +2,7 @@
  * t-essa-race: a page that a CPU sets stable is never released after its
  * ESSA returns (docs/system/s390x/cmma.rst, "A page that the guest sets
  * stable again is never released after that ESSA returns"; items 17/18 of
- * shared/notes/cmma-essa.md: data in a stable page is never lost).
+ * docs/devel/cmma-essa.rst: data in a stable page is never lost).
  *
  * CPU 1 queues RACE_PAGES unused pages that cannot be coalesced and, last
  * in address order, page P.  The timer releases that batch (about 200 ms

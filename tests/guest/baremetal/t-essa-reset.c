@@ -1,6 +1,6 @@
 /*
  * t-essa-reset: every reset sets all pages stable and clears no-DAT (item
- * 19 of shared/notes/cmma-essa.md; docs: "Every machine reset sets all
+ * 19 of docs/devel/cmma-essa.rst; docs: "Every machine reset sets all
  * pages stable and clears no-DAT").
  *
  * The program runs four times.  Each run but the last sets test pages to

@@ -1,6 +1,6 @@
 /*
  * t-essa-smp: page states are global to the machine (item 13 of
- * shared/notes/cmma-essa.md).  CPU 1 runs jobs from a mailbox through
+ * docs/devel/cmma-essa.rst).  CPU 1 runs jobs from a mailbox through
  * rt_cpu_start() (own prefix area, SIGP RESTART, stops itself after each
  * job).  Checked:
  *

@@ -9,7 +9,7 @@
  * R1 written, no other register, key or byte changed), 11 (low 12 bits of
  * R2 ignored), 12 (R2 = 0 is GR0, R1 = R2), 13 (neighbours untouched), 15
  * (no-DAT bit 58) and 16 (content state never 1) of the test list in
- * shared/notes/cmma-essa.md, plus facility 147 in STFLE.
+ * docs/devel/cmma-essa.rst, plus facility 147 in STFLE.
  *
  * Pages set unused are queued for release; the long discard delay keeps
  * them resident while this program runs, so every R1 here is exact

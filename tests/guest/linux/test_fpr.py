@@ -1,6 +1,6 @@
 """Free-page reporting on virtio-balloon-ccw under TCG returns freed memory.
 
-Regression test for a stall (../shared/notes/fpr-stall.md): with the
+Regression test for a stall (docs/devel/fpr-stall.rst): with the
 default ioeventfd=on, none of 1.5 GiB freed came back.  The cause is in
 the guest: Debian's 6.1 virtio-ccw driver waits for the reporting queue on
 the adapter indicator bit of the absent free-page-hint queue (fixed in
