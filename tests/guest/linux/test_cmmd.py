@@ -19,8 +19,10 @@ QEMUs at all (garbage, silence, a greeting and then nothing).
 """
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 
@@ -109,11 +111,16 @@ def footprints(st):
 
 def run(t):
     workdir = os.path.join(t.logdir, "cmmd-work")
-    sockdir = os.path.join(workdir, "qmp")
-    os.makedirs(sockdir, exist_ok=True)
-    for f in os.listdir(sockdir):
-        os.unlink(os.path.join(sockdir, f))
+    os.makedirs(workdir, exist_ok=True)
+    # unix socket paths are short: the sockets (and the sparse disks) in /tmp
+    sockdir = tempfile.mkdtemp(prefix="cmmd-test-")
+    try:
+        setup_and_run(t, workdir, sockdir)
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
 
+
+def setup_and_run(t, workdir, sockdir):
     guests = {}
     for name in ("g1", "g2", "g3"):
         g = fleet.new_guest(t.guest, name, sockdir, mem_mib=GUEST_MIB,
@@ -135,11 +142,11 @@ def run(t):
                  "guest-rate": "%dM" % (GUEST_RATE // MIB),
                  "deadband": "8M", "reserve": "48M", "psi-threshold": "0"},
         "daemon": {"sockets": os.path.join(sockdir, "*.qmp"),
-                   "control": os.path.join(workdir, "cmmd.sock"),
+                   "control": os.path.join(sockdir, "cmmd.sock"),
                    "qmp-timeout": "1s", "stats-interval": "1"},
         "guest g2": {"floor": "%dM" % (FLOOR // MIB), "rate": "%dM" % (G2_RATE // MIB)},
     })
-    d = fleet.Daemon(t.qemu, conf, os.path.join(workdir, "cmmd.sock"),
+    d = fleet.Daemon(t.qemu, conf, os.path.join(sockdir, "cmmd.sock"),
                      os.path.join(t.logdir, "cmmd-daemon.log"))
     bad_configs(t, d, workdir)
 
