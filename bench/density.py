@@ -15,12 +15,13 @@ what is in use at one time fits.  Policies, same workload, same budget:
   mom   unpatched upstream, qemu-cmmd in its MOM mode (oVirt MOM's balloon
         rules: host pressure below 20% free, guest free target 20%, at most 5%
         of the balloon per tick, changes under 0.25% skipped, logical balloon);
-  cmm   qemu-cmm (cmma=on balloons), qemu-cmmd in its cmm mode;
+  cmm   qemu-cmm (cmma=on balloons), qemu-cmmd in its cmm mode, watermarks
+        at 70% and 80% of the budget (MOM acts at 80%);
   free  qemu-cmm without a manager and without a limit: the unconstrained
         reference for completion times.
 
-Each policy starts at the largest N the policy before it sustained (they run
-weakest first) and goes up until it first loses a guest (a QEMU OOM-killed, a
+Each policy starts one above the largest N the policy before it sustained
+(they run weakest first) and goes up until it first loses a guest (a QEMU OOM-killed, a
 guest OOM kill, or a burst that fails), or down until it loses none, within
 --start..--max.  The table has one row per trial; the last lines give the
 largest N each sustained and the ratios.  Completion times are compared with
@@ -155,8 +156,12 @@ class Trial:
                 fleet.prepare(g, CACHE_MIB, timeout=300)
             if p in ("mom", "cmm"):
                 conf = fleet.write_config(os.path.join(self.dir, "cmmd.conf"), {
+                    # cmm acts at 80% of the budget, where MOM's pressure
+                    # threshold (20% free) is: a burst of hundreds of MiB a
+                    # second needs that room under a hard limit
                     "host": {"budget": "cgroup:%s" % cg.path, "policy": p, "tick": TICK,
-                             "psi-threshold": "0"},
+                             "psi-threshold": "0", "low-watermark": "70%",
+                             "high-watermark": "80%"},
                     "daemon": {"sockets": os.path.join(self.dir, "*.qmp"),
                                "control": os.path.join(self.dir, "cmmd.sock"),
                                "stats-interval": "1"},
@@ -316,11 +321,11 @@ def main():
     ref = statistics.median(ref_times) if ref_times else None
     log("free (no limit, no manager), N=%d: median burst %.1f s" % (args.compare, ref or 0))
     rows, best, plotted = [ref_trial.row(ref)], {}, []
-    start = args.start
+    start = args.start - 1
     for policy in args.policies.split(","):
         # each policy starts where the one before it stopped (they are listed
         # weakest first), goes up until it loses a guest, or down until not
-        n = max(args.start, start)
+        n = max(args.start, start + 1)
         tried, last_ok, first_lost = {}, None, None
         while args.start <= n <= args.max and n not in tried:
             tr = Trial(policy, n, args, outdir).run()

@@ -166,6 +166,23 @@ static bool balloon_cannot_give(const CmmdGuestSnap *g)
            g->stats_valid;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median_of(const uint64_t *v, size_t n)
+{
+    uint64_t sorted[CMMD_OVERHEAD_HOLD];
+
+    n = MIN(n, CMMD_OVERHEAD_HOLD);
+    memcpy(sorted, v, n * sizeof(*v));
+    qsort(sorted, n, sizeof(*sorted), cmp_u64);
+    return n ? sorted[n / 2] : 0;
+}
+
 static int64_t delta(int64_t now, int64_t before)
 {
     return now >= 0 && before >= 0 && now > before ? now - before : 0;
@@ -487,7 +504,17 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
     }
 
     /* 3. the fair shares */
-    overhead = sat_sub(sat_sub(host->usage, sum_fp), tmem_take);
+    /*
+     * What the guests do not control.  The usage is read now, the
+     * footprints come from polls up to a tick old: while a guest grows or
+     * shrinks fast the difference swings by hundreds of MiB.  QEMU's own
+     * memory moves slowly, so the median of the last few ticks is used.
+     */
+    ps->overhead_hist[ps->overhead_pos++ % CMMD_OVERHEAD_HOLD] =
+        sat_sub(host->usage, sum_fp);
+    overhead = median_of(ps->overhead_hist,
+                         MIN(ps->overhead_pos, CMMD_OVERHEAD_HOLD));
+    overhead = sat_sub(overhead, tmem_take);
     capacity = sat_sub(sat_sub(low, overhead), fixed);
     spare = water_fill(lo, hi, wt, in, n, capacity, alloc);
     if (spare) {

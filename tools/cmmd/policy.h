@@ -23,6 +23,8 @@
 #define CMMD_MIB                (1024 * 1024ULL)
 /* The smallest footprint target balloon-set-target accepts. */
 #define CMMD_MIN_TARGET         CMMD_MIB
+/* Ticks whose overhead estimates (usage less footprints) give a median. */
+#define CMMD_OVERHEAD_HOLD      5
 /* Ticks over which a guest's demand is held at its highest estimate. */
 #define CMMD_DEMAND_HOLD        5
 /* The smallest non-zero cap tmem-set-client accepts is below this. */
@@ -143,6 +145,8 @@ typedef struct CmmdPolicyState {
     bool squeezing;             /* above high, until back under low */
     bool all_at_floor;
     int64_t last_ms;            /* time of the previous tick, -1 none */
+    uint64_t overhead_hist[CMMD_OVERHEAD_HOLD];  /* usage less footprints */
+    unsigned overhead_pos;
 } CmmdPolicyState;
 
 typedef struct CmmdHostSnap {
