@@ -404,6 +404,37 @@ static void test_ceiling(void)
     world_free(&w);
 }
 
+/* A host with less memory than the budget promises: its memory is the limit. */
+static void test_mem_available(void)
+{
+    World w;
+    CmmdHostSnap host;
+
+    world_setup(&w, 2, 4 * G, 300 * M, 500 * M);
+    for (int t = 0; t < 5; t++) {
+        step(&w);
+        g_assert_false(w.ps.squeezing);
+    }
+    /* 1.7 GiB used of 4 GiB, but the host has only 20 MiB left */
+    for (size_t i = 0; i < 2; i++) {
+        snap_of(&w, i);
+    }
+    host = (CmmdHostSnap) { .budget = 4 * G, .usage = usage_of(&w),
+                            .psi_some_avg10 = -1, .mem_available = 20 * M };
+    cmmd_policy_tick(&w.cfg, &host, w.snap, w.st, w.n, &w.ps, w.now, &w.d);
+    g_assert_true(w.d.budget_capped);
+    g_assert_true(w.ps.squeezing);
+    g_assert_true(has_action(&w, CMMD_ACT_TARGET, 0));
+    g_assert_nonnull(strstr(w.d.summary, "MemAvailable"));
+    /* plenty available: the budget is the budget */
+    host.mem_available = 64 * G;
+    w.ps.squeezing = false;
+    cmmd_policy_tick(&w.cfg, &host, w.snap, w.st, w.n, &w.ps, w.now + TICK,
+                     &w.d);
+    g_assert_false(w.d.budget_capped);
+    world_free(&w);
+}
+
 /* No oscillation: 1000 ticks of noise move no target back and forth. */
 static void test_deadband(void)
 {
@@ -774,6 +805,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmmd/policy/floors-and-rates", test_floors_and_rates);
     g_test_add_func("/cmmd/policy/deadband", test_deadband);
     g_test_add_func("/cmmd/policy/ceiling", test_ceiling);
+    g_test_add_func("/cmmd/policy/mem-available", test_mem_available);
     g_test_add_func("/cmmd/policy/routed-around", test_routed_around);
     g_test_add_func("/cmmd/policy/restart", test_restart);
     g_test_add_func("/cmmd/policy/all-at-floor", test_all_at_floor);

@@ -726,10 +726,12 @@ static void policy_cmm(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
                       host->usage > high;
     ps->all_at_floor = d->all_at_floor;
     snprintf(d->summary, sizeof(d->summary),
-             "usage %lluM of budget %lluM (low %lluM, high %lluM)%s%s; "
+             "usage %lluM of budget %lluM%s (low %lluM, high %lluM)%s%s; "
              "capacity %lluM for %zu managed guests, overhead %lluM, "
              "fixed %lluM",
-             MIB(host->usage), MIB(host->budget), MIB(low), MIB(high),
+             MIB(host->usage), MIB(host->budget),
+             d->budget_capped ? " (cut to the host's MemAvailable)" : "",
+             MIB(low), MIB(high),
              ps->squeezing ? ", squeezing" : "",
              d->all_at_floor ? ", ALL GUESTS AT THEIR FLOORS" : "",
              MIB(capacity), nmanaged, MIB(overhead), MIB(fixed));
@@ -809,6 +811,7 @@ void cmmd_policy_tick(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
                       CmmdDecisions *d)
 {
     uint64_t dt_ms = cfg->tick_ms;
+    CmmdHostSnap eff;
 
     cmmd_decisions_clear(d);
     if (ps->last_ms >= 0 && now_ms > ps->last_ms) {
@@ -842,12 +845,24 @@ void cmmd_policy_tick(const CmmdPolicyConfig *cfg, const CmmdHostSnap *host,
         }
     }
 
+    /*
+     * The budget cannot promise memory the host does not have: when what
+     * is left of it exceeds MemAvailable, the budget ends where the
+     * host's memory does.
+     */
+    eff = *host;
+    if (host->mem_available && host->usage < host->budget &&
+        host->budget - host->usage > host->mem_available) {
+        eff.budget = host->usage + host->mem_available;
+        d->budget_capped = true;
+    }
+
     switch (cfg->mode) {
     case CMMD_MODE_CMM:
-        policy_cmm(cfg, host, guests, states, n, ps, dt_ms, now_ms, d);
+        policy_cmm(cfg, &eff, guests, states, n, ps, dt_ms, now_ms, d);
         break;
     case CMMD_MODE_MOM:
-        policy_mom(cfg, host, guests, states, n, d);
+        policy_mom(cfg, &eff, guests, states, n, d);
         break;
     case CMMD_MODE_NONE:
         snprintf(d->summary, sizeof(d->summary),

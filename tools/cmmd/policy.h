@@ -180,7 +180,8 @@ typedef struct CmmdDecisions {
     uint64_t give_back;
     bool over_high;
     bool all_at_floor;
-    char summary[256];          /* one line: regime and numbers */
+    bool budget_capped;         /* the host had less memory than the budget */
+    char summary[320];          /* one line: regime and numbers */
 } CmmdDecisions;
 
 void cmmd_decisions_init(CmmdDecisions *d);

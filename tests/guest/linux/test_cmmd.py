@@ -340,5 +340,28 @@ def scenario(t, d, guests, sockdir, budget):
     t.ok(all((d.guest(n, st) or {}).get("responsive") for n in guests),
          "the daemon manages every guest at the end", d.table())
     t.ok(d.stop() == 0, "the daemon stops cleanly on SIGTERM")
+
+    # ---- --dry-run: decides and logs, sends nothing ------------------------
+    conf = fleet.write_config(os.path.join(os.path.dirname(d.config), "dry.conf"), {
+        "host": {"budget": "512M", "tick": "1s"},
+        "daemon": {"sockets": os.path.join(sockdir, "g*.qmp"),
+                   "control": os.path.join(sockdir, "dry.sock")},
+    })
+    before = {n: g.qmp.execute("query-balloon") for n, g in guests.items()}
+    dry = fleet.Daemon(t.qemu, conf, os.path.join(sockdir, "dry.sock"),
+                       os.path.join(t.logdir, "cmmd-dry-run.log"), args=["--dry-run"]).start()
+    decided = fleet.wait_for(lambda: [l for l in dry.log().splitlines()
+                                      if "decision (dry run):" in l], 20)
+    time.sleep(2)
+    dry.stop()
+    after = {n: g.qmp.execute("query-balloon") for n, g in guests.items()}
+    t.ok(decided, "--dry-run logs its decisions (a budget of 512 MiB asks for a lot)",
+         "\n".join(dry.log().splitlines()[-5:]))
+    def targets(qb):
+        return {n: (q.get("target", {}).get("kind"), q.get("target", {}).get("target"))
+                for n, q in qb.items()}
+    t.ok(targets(before) == targets(after),
+         "... and sends none: every target in force is unchanged",
+         "before %r\nafter %r" % (targets(before), targets(after)))
     for n, g in guests.items():
         harness.finish_guest(t, g)
