@@ -223,8 +223,8 @@ class Trial:
             if rc == 0:
                 time.sleep(HOLD_S)
                 rc, out = g.cmd("burst_end 64", timeout=600)
-        except harness.HarnessError:
-            rc = -1
+        except (harness.HarnessError, OSError):
+            rc = -1                 # its QEMU was killed under it
         if rc == 0:
             self.done[name] = time.monotonic() - t - HOLD_S
         else:
