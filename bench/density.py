@@ -262,44 +262,97 @@ def _answers(g):
         return False
 
 
-def plot(trials, outdir):
+def write_rss_csv(tr):
+    """One trial's samples: time, cgroup usage, every QEMU's RSS (MiB)."""
+    data = os.path.join(tr.dir, "rss.csv")
+    names = sorted(tr.samples[-1][2]) if tr.samples else []
+    with open(data, "w") as f:
+        f.write(",".join(["t", "total"] + names) + "\n")
+        for t, u, rss in tr.samples:
+            f.write(",".join(["%.1f" % t, str(u // MIB)] +
+                             [str(rss.get(n, 0) // MIB) for n in names]) + "\n")
+    return data
+
+
+def plot(panels, outdir):
+    """panels: (title, rss.csv path, budget MiB), one plot each, stacked."""
     gp = shutil.which("gnuplot")
-    if not gp or not trials:
+    if not gp or not panels:
         log("density: no gnuplot or no trial, no plot")
         return None
     terms = subprocess.run([gp, "-e", "set terminal"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True).stdout
     term = "pngcairo" if "pngcairo" in terms else "png"
     png = os.path.join(outdir, "density.png")
-    lines = ["set terminal %s size 1400,%d" % (term, 380 * len(trials)),
-             "set output '%s'" % png, "set datafile separator ','",
-             "set multiplot layout %d,1" % len(trials), "set grid",
-             "set ylabel 'MiB'", "set xlabel 'seconds'", "set key outside right"]
-    for tr in trials:
-        data = os.path.join(tr.dir, "rss.csv")
-        names = sorted(tr.samples[-1][2]) if tr.samples else []
-        with open(data, "w") as f:
-            f.write(",".join(["t", "total"] + names) + "\n")
-            for t, u, rss in tr.samples:
-                f.write(",".join(["%.1f" % t, str(u // MIB)] +
-                                 [str(rss.get(n, 0) // MIB) for n in names]) + "\n")
-        plots = ["'%s' using 1:2 with lines lw 3 title 'cgroup usage'" % data,
-                 "%d with lines lw 2 dt 2 title 'budget'" % (tr.budget // MIB)]
-        plots += ["'%s' using 1:%d with lines title '%s'" % (data, 3 + i, n)
+    lines = ["set terminal %s size 1400,%d" % (term, 380 * len(panels)),
+             'set output "%s"' % png, 'set datafile separator ","',
+             "set multiplot layout %d,1" % len(panels), "set grid",
+             'set ylabel "MiB"', 'set xlabel "seconds"', "set key outside right"]
+    for title, data, budget in panels:
+        with open(data) as f:
+            names = f.readline().strip().split(",")[2:]
+        plots = ['"%s" using 1:2 with lines lw 3 title "cgroup usage"' % data,
+                 '%d with lines lw 2 dt 2 title "budget"' % budget]
+        plots += ['"%s" using 1:%d with lines title "%s"' % (data, 3 + i, n)
                   for i, n in enumerate(names)]
-        lines += ["set title '%s, N=%d: every QEMU's RSS and the cgroup usage (lost %d)'"
-                  % (tr.policy, tr.n, tr.lost()), "plot " + ", ".join(plots)]
+        lines += ['set title "%s"' % title.replace('"', "'"), "plot " + ", ".join(plots)]
     lines.append("unset multiplot")
     subprocess.run([gp], input="\n".join(lines), text=True, check=True)
     return png
 
 
+def panel_title(policy, n, lost):
+    return ("%s, N=%d: the RSS of every QEMU and the cgroup usage (%s)"
+            % (policy, n, "no guest lost" if not lost else "%d lost" % lost))
+
+
+def report(rows, best, panels, outdir):
+    """density.md and density.png from the rows; print the table."""
+    md = ["| policy | N | QEMU OOM-killed | guest OOM kills | failed bursts | median s | "
+          "max s | median vs free | peak MiB | budget MiB | s at budget | s over 95% |",
+          "|" + "---|" * 12]
+    md += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows]
+    md += ["", "Largest N with no guest lost: " +
+           ", ".join("%s %d" % (p, n) for p, n in best.items())]
+    if best.get("cmm"):
+        for p in ("mom", "none"):
+            if p in best:
+                md.append("cmm / %s: %s" % (p, "%.2fx" % (best["cmm"] / best[p])
+                                             if best[p] else "no %s trial kept every guest" % p))
+    png = plot(panels, outdir)
+    if png:
+        md += ["", "Plot: %s" % png]
+    text = "\n".join(md)
+    with open(os.path.join(outdir, "density.md"), "w") as f:
+        f.write(text + "\n")
+    log()
+    log(text)
+
+
+def report_only(outdir):
+    """Rebuild density.md and the plot from density.csv and the trials' rss.csv."""
+    with open(os.path.join(outdir, "density.csv")) as f:
+        rows = list(csv.DictReader(f))
+    best, panels = {}, []
+    for r in rows:
+        p, n = r["policy"], int(r["N"])
+        lost = int(r["qemu_oom_killed"]) + int(r["guest_oom_kills"]) + int(r["failed_bursts"])
+        if p != "free":
+            best.setdefault(p, 0)
+            if not lost:
+                best[p] = max(best[p], n)
+        data = os.path.join(outdir, "%s-%d" % (p, n), "rss.csv")
+        if os.path.exists(data):
+            panels.append((panel_title(p, n, lost), data, int(r["budget_mib"])))
+    report(rows, best, panels, outdir)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cmm", required=True)
-    ap.add_argument("--upstream", required=True)
-    ap.add_argument("--images", required=True)
+    ap.add_argument("--cmm")
+    ap.add_argument("--upstream")
+    ap.add_argument("--images")
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--budget", type=int, default=2048, help="MiB (default 2048)")
     ap.add_argument("--start", type=int, default=2)
@@ -307,9 +360,14 @@ def main():
     ap.add_argument("--compare", type=int, default=4,
                     help="the N of the unconstrained reference run")
     ap.add_argument("--policies", default="none,mom,cmm")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rebuild density.md and the plot from an earlier run")
     args = ap.parse_args()
     outdir = os.path.abspath(os.path.join(args.outdir, "density"))
     os.makedirs(outdir, exist_ok=True)
+    if args.report_only:
+        report_only(outdir)
+        return
     harness.exit_on_sigterm()
 
     log("density: budget %d MiB; guests of %d MiB, %d MiB page cache, a %d MiB burst "
@@ -353,26 +411,9 @@ def main():
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    md = ["| policy | N | QEMU OOM-killed | guest OOM kills | failed bursts | median s | "
-          "max s | median vs free | peak MiB | budget MiB | s at budget | s over 95% |",
-          "|" + "---|" * 12]
-    md += ["| " + " | ".join(str(v) for v in r.values()) + " |" for r in rows]
-    md += ["", "Largest N with no guest lost: " +
-           ", ".join("%s %d" % (p, n) for p, n in best.items())]
-    if best.get("cmm"):
-        for p in ("mom", "none"):
-            if p in best:
-                md.append("cmm / %s: %s" % (p, "%.2fx" % (best["cmm"] / best[p])
-                                             if best[p] else "inf (%s lost a guest at N=%d)"
-                                             % (p, args.start)))
-    png = plot(plotted, outdir)
-    if png:
-        md += ["", "Plot: %s" % png]
-    text = "\n".join(md)
-    with open(os.path.join(outdir, "density.md"), "w") as f:
-        f.write(text + "\n")
-    log()
-    log(text)
+    panels = [(panel_title(t.policy, t.n, t.lost()), write_rss_csv(t), t.budget // MIB)
+              for t in plotted]
+    report(rows, best, panels, outdir)
 
 
 if __name__ == "__main__":
