@@ -222,7 +222,7 @@ class Guest:
         argv = self.command_line()
         self.log.write("cmd", " ".join(argv))
         self.start_time = time.monotonic()
-        procs = self.cgroup_procs
+        procs = getattr(self, "cgroup_procs", None)   # subclasses may not set it
 
         def preexec():
             _die_with_parent()
