@@ -243,6 +243,7 @@ static void poll_done(CmmdGuest *g, const char *what, const char *err)
                                g->stall_reason : CMMD_STALL_NONE;
         g->snap = g->next;
         g->poll_ok_ms = g_get_monotonic_time() / 1000;
+        g_clear_pointer(&g->poll_error, g_free);
     }
 }
 
@@ -465,11 +466,16 @@ void cmmd_guest_poll(CmmdGuest *g, int64_t now_ms)
         return;
     }
     if (g->outstanding) {
-        /* the last poll never finished: QEMU hangs, or is very slow */
+        /*
+         * The last poll has not finished: QEMU hangs, or is very slow.
+         * Its answers or timeouts still come; a new poll now would have
+         * them counted as its own, so none starts until they are in.
+         */
         g->snap.responsive = false;
         if (!g->poll_error) {
             g->poll_error = g_strdup("the last poll did not finish");
         }
+        return;
     }
     g->next = g->snap;
     g->poll_failed = false;
