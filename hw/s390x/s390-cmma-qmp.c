@@ -48,6 +48,8 @@ CmmaInfo *qmp_query_cmma(Error **errp)
     info->discarded = c.discarded * CMMA_PAGE_SIZE;
     info->pending_discard = c.pending * CMMA_PAGE_SIZE;
     info->released = c.discarded_bytes_total;
+    info->diag10 = c.diag10;
+    info->diag10_released = c.diag10_bytes_total;
     info->discard_policy = qatomic_read(&s->discard);
     for (i = ESSA_ORC_COUNT - 1; i >= 0; i--) {
         QAPI_LIST_PREPEND(info->essa, c.essa[i]);
@@ -93,6 +95,8 @@ void hmp_info_cmma_stats(Monitor *mon, const QDict *qdict)
     hmp_bytes(mon, "discarded:", info->discarded);
     hmp_bytes(mon, "pending discard:", info->pending_discard);
     hmp_bytes(mon, "released (total):", info->released);
+    hmp_bytes(mon, "DIAG 0x10 released:", info->diag10_released);
+    monitor_printf(mon, "DIAG 0x10 executions:  %" PRIu64 "\n", info->diag10);
     monitor_printf(mon, "discard policy:        %s\n",
                    CmmaDiscardPolicy_str(info->discard_policy));
     monitor_printf(mon, "ESSA per request code:");

@@ -329,6 +329,43 @@ uint64_t s390_cmma_flush(S390CmmaState *s)
     return s390_cmma_reclaim(s, UINT64_MAX, NULL);
 }
 
+uint64_t s390_cmma_release(S390CmmaState *s, uint64_t start, uint64_t length)
+{
+    uint64_t gfn, end, ram_end = s->npages * CMMA_PAGE_SIZE;
+    DiscardRun run = { .s = s };
+
+    qatomic_inc(&s->census.diag10);
+    end = start < ram_end ? MIN(ram_end, start + MIN(length, ram_end)) : start;
+    run.rb = discard_block(s);
+    if (!run.rb || end <= start) {
+        trace_s390_cmma_diag10(start, length, 0);
+        return 0;
+    }
+    /*
+     * The pages are the guest's (stable, usually); unused ones among them
+     * are marked in flight as a queued discard would mark them, so the
+     * census sees them released and ESSA waits for the lock.
+     */
+    qemu_mutex_lock(&s->discard_lock);
+    for (gfn = start / CMMA_PAGE_SIZE; gfn < end / CMMA_PAGE_SIZE; gfn++) {
+        uint8_t old = qatomic_read(&s->state[gfn]);
+
+        while (cmma_is_pending(old) && !(old & CMMA_INFLIGHT)) {
+            uint8_t seen = qatomic_cmpxchg(&s->state[gfn], old,
+                                           old | CMMA_INFLIGHT);
+            if (seen == old) {
+                break;
+            }
+            old = seen;
+        }
+    }
+    discard_range(start, end - start, &run);
+    qemu_mutex_unlock(&s->discard_lock);
+    qatomic_add(&s->census.diag10_bytes_total, run.bytes);
+    trace_s390_cmma_diag10(start, end - start, run.bytes);
+    return run.bytes;
+}
+
 uint64_t s390_cmma_note_reported(S390CmmaState *s, uint64_t start,
                                  uint64_t length)
 {
@@ -418,6 +455,8 @@ void s390_cmma_census(S390CmmaState *s, CmmaCensus *out)
     }
     out->discarded_bytes_total =
         qatomic_read(&s->census.discarded_bytes_total);
+    out->diag10 = qatomic_read(&s->census.diag10);
+    out->diag10_bytes_total = qatomic_read(&s->census.diag10_bytes_total);
 }
 
 /* Storage-attribute class hooks (migration, monitor) */
@@ -593,6 +632,8 @@ static void cmma_realize(DeviceState *dev, Error **errp)
 static const Property cmma_props[] = {
     DEFINE_PROP_UINT32("discard-delay-ms", S390CmmaState, discard_delay_ms,
                        200),
+    /* Off: upstream's machine types answer DIAG 0x10 as upstream does. */
+    DEFINE_PROP_BOOL("diag10", S390CmmaState, diag10, false),
 };
 
 static void cmma_instance_init(Object *obj)

@@ -274,22 +274,23 @@ static void test_system_reset(void)
 
 /*
  * Upstream QEMU 10.0 sends the section without data and ignores data it
- * receives: streams must go through both ways.  Needs an unpatched binary,
- * named by CMM_QEMU_UPSTREAM (make check builds one).
+ * receives: streams of s390-ccw-virtio-10.0, which keeps upstream's guest
+ * ABI (default CPU model without CMM), go through both ways.  Needs an
+ * unpatched binary, named by CMM_QEMU_UPSTREAM (make check builds one).
  */
+#define UPSTREAM_MACHINE "-M s390-ccw-virtio-10.0 -m 64M -nodefaults"
+
 static void migrate_between(const char *src_var, const char *dst_var)
 {
     g_autofree char *tmpdir = g_dir_make_tmp("cmma-mig-XXXXXX", NULL);
     g_autofree char *sock = g_strdup_printf("%s/mig.sock", tmpdir);
     g_autofree char *uri = g_strdup_printf("unix:%s", sock);
     g_autofree char *dst_args = NULL;
-    const char *common = "-M s390-ccw-virtio-10.0 -cpu qemu,cmm=off,cmmnt=off"
-                         " -m 64M -nodefaults";
     QTestState *src, *dst;
     QDict *rsp;
 
-    dst_args = g_strdup_printf("%s -incoming %s", common, uri);
-    src = qtest_init_with_env(src_var, common, true);
+    dst_args = g_strdup_printf("%s -incoming %s", UPSTREAM_MACHINE, uri);
+    src = qtest_init_with_env(src_var, UPSTREAM_MACHINE, true);
     dst = qtest_init_with_env(dst_var, dst_args, true);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);
@@ -313,12 +314,124 @@ static void test_upstream_compat(void)
     migrate_between("CMM_QEMU_UPSTREAM", "QTEST_QEMU_BINARY");
 }
 
+static QDict *qemu_model(const char *var)
+{
+    QTestState *qts = qtest_init_with_env(var, UPSTREAM_MACHINE, true);
+    QDict *rsp, *model;
+
+    rsp = qtest_qmp_assert_success_ref(qts,
+        "{ 'execute': 'query-cpu-model-expansion', 'arguments':"
+        "  { 'type': 'full', 'model': { 'name': 'qemu' } } }");
+    model = qdict_get_qdict(rsp, "model");
+    qobject_ref(model);
+    qobject_unref(rsp);
+    qtest_quit(qts);
+    return model;
+}
+
+/*
+ * The fork's s390-ccw-virtio-10.0 has upstream's qemu CPU model, without
+ * CMM: feature for feature the model upstream's binary expands.
+ */
+static void test_machine_10_0_is_upstream(void)
+{
+    QDict *ours = qemu_model("QTEST_QEMU_BINARY"), *theirs;
+    QDict *props = qdict_get_qdict(ours, "props");
+
+    g_assert_false(qdict_get_bool(props, "cmm"));
+    g_assert_false(qdict_get_bool(props, "cmmnt"));
+    if (g_getenv("CMM_QEMU_UPSTREAM")) {
+        theirs = qemu_model("CMM_QEMU_UPSTREAM");
+        g_assert_true(qobject_is_equal(QOBJECT(ours), QOBJECT(theirs)));
+        qobject_unref(theirs);
+    }
+    qobject_unref(ours);
+}
+
+#define CAPS "{ 'execute': 'migrate-set-capabilities',"               \
+    " 'arguments': { 'capabilities': ["                                 \
+    "   { 'capability': 'return-path', 'state': true },"               \
+    "   { 'capability': 'switchover-ack', 'state': true } ] } }"
+
+/*
+ * A guest of the cmm machine cannot go to upstream QEMU, which lacks the
+ * machine: the destination refuses the stream at its first section, and
+ * with a return path and switchover-ack (what a manager should set when it
+ * migrates between QEMU builds) the source learns of it before it would
+ * stop the guest, which runs on.
+ */
+static void test_cmm_machine_to_upstream(void)
+{
+    g_autofree char *tmpdir = g_dir_make_tmp("cmma-mig-XXXXXX", NULL);
+    g_autofree char *sock = g_strdup_printf("%s/mig.sock", tmpdir);
+    g_autofree char *err = g_strdup_printf("%s/dst.err", tmpdir);
+    g_autofree char *uri = g_strdup_printf("unix:%s", sock);
+    g_autofree char *src_args = NULL, *dst_args = NULL, *log = NULL;
+    QTestState *src, *dst;
+    QDict *rsp = NULL;
+    const char *status = "none";
+    int i;
+
+    if (!g_getenv("CMM_QEMU_UPSTREAM")) {
+        g_test_skip("CMM_QEMU_UPSTREAM names no unpatched QEMU 10.0");
+        return;
+    }
+    src_args = g_strdup("-M s390-ccw-virtio -m 64M -nodefaults");
+    /* the destination's complaint goes to a file this test reads */
+    dst_args = g_strdup_printf("%s -incoming defer 2>%s", UPSTREAM_MACHINE,
+                               err);
+    src = qtest_init_with_env("QTEST_QEMU_BINARY", src_args, true);
+    dst = qtest_init_with_env("CMM_QEMU_UPSTREAM", dst_args, true);
+    qtest_set_expected_status(dst, EXIT_FAILURE);
+    qtest_qmp_assert_success(src, CAPS);
+    qtest_qmp_assert_success(dst, CAPS);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (i = 0; i < 3000; i++) {
+        qobject_unref(rsp);
+        rsp = qtest_qmp_assert_success_ref(src,
+                                           "{ 'execute': 'query-migrate' }");
+        status = qdict_haskey(rsp, "status") ? qdict_get_str(rsp, "status")
+                                             : "none";
+        if (!strcmp(status, "failed") || !strcmp(status, "completed")) {
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_assert_cmpstr(status, ==, "failed");
+    g_test_message("source: %s", qdict_haskey(rsp, "error-desc") ?
+                   qdict_get_str(rsp, "error-desc") : "(no error-desc)");
+    qobject_unref(rsp);
+
+    /* the guest never stopped on the source */
+    g_assert_null(qtest_qmp_event_ref(src, "STOP"));
+    rsp = qtest_qmp_assert_success_ref(src, "{ 'execute': 'query-status' }");
+    g_assert_cmpstr(qdict_get_str(rsp, "status"), ==, "running");
+    qobject_unref(rsp);
+
+    qtest_quit(dst);
+    g_assert_true(g_file_get_contents(err, &log, NULL, NULL));
+    if (!strstr(log, "Machine type received is 's390-ccw-virtio-cmm-10.0'")) {
+        g_error("the destination did not name the machine type: %s", log);
+    }
+    qtest_quit(src);
+    unlink(err);
+    unlink(sock);
+    rmdir(tmpdir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/cmma/migration/states", test_states_migrate);
     qtest_add_func("/cmma/migration/old-machine-type", test_old_machine_type);
     qtest_add_func("/cmma/migration/upstream-both-ways", test_upstream_compat);
+    qtest_add_func("/cmma/migration/machine-10.0-is-upstream",
+                   test_machine_10_0_is_upstream);
+    qtest_add_func("/cmma/migration/cmm-machine-to-upstream",
+                   test_cmm_machine_to_upstream);
     qtest_add_func("/cmma/system-reset", test_system_reset);
     return g_test_run();
 }

@@ -149,7 +149,10 @@ static void test_cpu_model(void)
 {
     g_assert_true(model_has("s390-ccw-virtio", "cmm"));
     g_assert_true(model_has("s390-ccw-virtio", "cmmnt"));
-    g_assert_true(model_has("s390-ccw-virtio-10.0", "cmm"));
+    g_assert_true(model_has("s390-ccw-virtio-cmm-10.0", "cmm"));
+    g_assert_true(model_has("s390-ccw-virtio-cmm-10.0", "cmmnt"));
+    /* the versioned upstream machine keeps upstream's model */
+    g_assert_false(model_has("s390-ccw-virtio-10.0", "cmm"));
     /* older machine types keep what they had: no CMMA */
     g_assert_false(model_has("s390-ccw-virtio-9.2", "cmm"));
     g_assert_false(model_has("s390-ccw-virtio-9.2", "cmmnt"));

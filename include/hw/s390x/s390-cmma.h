@@ -36,6 +36,8 @@ typedef struct CmmaCensus {
     uint64_t pending;               /* unused pages still resident */
     uint64_t essa[ESSA_ORC_COUNT];  /* ESSA executions per request code */
     uint64_t discarded_bytes_total; /* released since start, cumulative */
+    uint64_t diag10;                /* DIAG 0x10 executions */
+    uint64_t diag10_bytes_total;    /* ... and the bytes they released */
 } CmmaCensus;
 
 struct S390CmmaState {
@@ -44,6 +46,7 @@ struct S390CmmaState {
     /* properties */
     CmmaDiscardPolicy discard;
     uint32_t discard_delay_ms;
+    bool diag10;                    /* DIAG 0x10 releases pages (cmm machine) */
 
     uint8_t *state;                 /* one byte per page */
     uint64_t npages;
@@ -105,6 +108,26 @@ uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max,
  */
 uint64_t s390_cmma_note_reported(S390CmmaState *s, uint64_t start,
                                  uint64_t length);
+
+/*
+ * s390_cmma_diag10_enabled: does DIAG 0x10 release pages on this machine?
+ * Upstream's machine types answer it with a specification exception; the
+ * qemu-cmm machine type turns it on (the table's "diag10" property).
+ */
+static inline bool s390_cmma_diag10_enabled(S390CmmaState *s)
+{
+    return s && s->diag10;
+}
+
+/*
+ * s390_cmma_release: DIAG 0x10 gives absolute [@start, @start + @length)
+ * back to the host.  Called by a vCPU without the BQL.  Released under the
+ * same gate as unused pages (nothing while migrating, nor with discards
+ * disabled, shared or huge-page memory); what was released reads as zeros.
+ * The part beyond guest RAM is ignored, as KVM does.
+ * Returns: the number of bytes released.
+ */
+uint64_t s390_cmma_release(S390CmmaState *s, uint64_t start, uint64_t length);
 
 /* A consistent-enough snapshot of the counters. */
 void s390_cmma_census(S390CmmaState *s, CmmaCensus *out);
