@@ -803,8 +803,33 @@ int tmem_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found)
 
 /* ---- pages -------------------------------------------------------------- */
 
-int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
-             uint32_t index, const void *page)
+/*
+ * Persistent pages are never evicted, so without a cap of its own a client
+ * may hold no more of them than its weight's part of the store: one
+ * tenant's swap cannot fill a shared pool and lock everyone else out.
+ * With all weights 0 the store is split evenly.
+ */
+uint64_t tmem_client_pers_share(TmemClient *c)
+{
+    TmemClient *x;
+    uint64_t total = 0;
+
+    if (c->cap) {
+        return c->cap;
+    }
+    QTAILQ_FOREACH(x, &c->s->clients, next) {
+        total += x->weight;
+    }
+    if (!total) {
+        return c->s->size / MAX(c->s->nclients, 1);
+    }
+    /* weights are at most 255 each: no overflow for any store size */
+    return c->s->size / total * c->weight +
+           c->s->size % total * c->weight / total;
+}
+
+static int put_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
+                    uint32_t index, const void *page, bool restore)
 {
     TmemStore *s = c->s;
     TmemSlot *sl;
@@ -835,6 +860,11 @@ int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
         c->c.puts_ok++;
         c->c.puts_replaced++;
         return VIRTIO_TMEM_OK;
+    }
+    if (sl->persistent && !restore && !c->cap &&
+        (c->pers_pages + 1) * tmem_page_cost() > tmem_client_pers_share(c)) {
+        c->c.puts_nospace++;
+        return VIRTIO_TMEM_NOSPACE;
     }
     if (!make_room(c, tmem_page_cost() + (o ? 0 : tmem_object_cost())) ||
         /* eviction may have freed the object we looked up */
@@ -884,6 +914,18 @@ int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
     charge(c, tmem_page_cost());
     c->c.puts_ok++;
     return VIRTIO_TMEM_OK;
+}
+
+int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
+             uint32_t index, const void *page)
+{
+    return put_page(c, handle, oid, index, page, false);
+}
+
+int tmem_restore_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
+                      uint32_t index, const void *page)
+{
+    return put_page(c, handle, oid, index, page, true);
 }
 
 /* The page at a key: status of the handle, and the entry (NIL if none). */

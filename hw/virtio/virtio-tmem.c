@@ -418,7 +418,7 @@ static int tmem_content_get(QEMUFile *f, void *pv, size_t size,
                          "which is not a persistent pool", slot);
             return -EINVAL;
         }
-        ret = tmem_put(t->client,
+        ret = tmem_restore_page(t->client,
                        VIRTIO_TMEM_POOL_HANDLE(slot,
                            tmem_client_slot_gen(t->client, slot)),
                        &oid, index, page);

@@ -94,6 +94,11 @@ void tmem_client_info(TmemClient *c, TmemClientStats *info);
 uint32_t tmem_client_epoch(TmemClient *c);
 /* Advisory fair share of the ephemeral pool, in pages. */
 uint64_t tmem_client_eph_share(TmemClient *c);
+/*
+ * Bytes of persistent pages the client may hold: its cap if it has one,
+ * else its weight's part of the store (all weights 0: an even part).
+ */
+uint64_t tmem_client_pers_share(TmemClient *c);
 /* Drop the client's ephemeral pages, bump its epoch; returns bytes freed. */
 uint64_t tmem_client_drop_ephemeral(TmemClient *c);
 /* Drop all pools and content, bump the epoch (device reset). */
@@ -105,6 +110,9 @@ int tmem_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found);
 int tmem_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found);
 int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
              uint32_t index, const void *page);
+/* A persistent page from a migration stream: no fair-share limit. */
+int tmem_restore_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
+                      uint32_t index, const void *page);
 int tmem_get(TmemClient *c, uint32_t handle, const TmemOid *oid,
              uint32_t index, void *page);
 int tmem_flush_page(TmemClient *c, uint32_t handle, const TmemOid *oid,

@@ -388,6 +388,85 @@ static void test_cap_persistent(void)
     tmem_store_free(s);
 }
 
+/*
+ * Without caps, two tenants of equal weight: one fills what it may with
+ * persistent pages, and the other can still put ephemeral and persistent
+ * pages.  Alone, a tenant may use the whole store.
+ */
+static void test_persistent_fair_share(void)
+{
+    TmemStore *s = tmem_store_new(256 * PS);
+    TmemClient *a = tmem_client_new(s, 128, 0);
+    TmemClient *b = tmem_client_new(s, 128, 0);
+    TmemClient *lone;
+    uint32_t ha = new_pool(a, true), hbp = new_pool(b, true);
+    uint32_t hbe = new_pool(b, false);
+    unsigned n = 0;
+
+    g_assert_cmpuint(tmem_client_pers_share(a), ==, 128 * PS);
+    while (put_id(a, ha, n / 8, n % 8, 1000 + n) == VIRTIO_TMEM_OK) {
+        n++;
+        g_assert_cmpuint(n, <=, 256);
+    }
+    /* within its half, and refused with NOSPACE, counted */
+    g_assert_cmpuint(n * tmem_page_cost(), <=, 128 * PS);
+    g_assert_cmpuint((n + 1) * tmem_page_cost(), >, 128 * PS);
+    g_assert_cmpuint(cinfo(a).c.puts_nospace, ==, 1);
+    /* the other tenant is not locked out */
+    for (unsigned i = 0; i < 32; i++) {
+        g_assert_cmpint(put_id(b, hbe, 1, i, 2000 + i), ==, VIRTIO_TMEM_OK);
+        g_assert_cmpint(put_id(b, hbp, 2, i, 3000 + i), ==, VIRTIO_TMEM_OK);
+    }
+    /* a replaced page needs no new room */
+    g_assert_cmpint(put_id(a, ha, 0, 0, 4000), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(get_id(a, ha, 0, 0), ==, 4000);
+    /* weights split it: 3:1 */
+    tmem_client_set_weight(a, 192);
+    tmem_client_set_weight(b, 64);
+    g_assert_cmpuint(tmem_client_pers_share(a), ==, 192 * PS);
+    g_assert_cmpuint(tmem_client_pers_share(b), ==, 64 * PS);
+    /* an explicit cap replaces the share */
+    tmem_client_set_cap(b, 100 * PS);
+    g_assert_cmpuint(tmem_client_pers_share(b), ==, 100 * PS);
+    /* all weights 0: an even split */
+    tmem_client_set_weight(a, 0);
+    tmem_client_set_weight(b, 0);
+    tmem_client_set_cap(b, 0);
+    g_assert_cmpuint(tmem_client_pers_share(a), ==, 128 * PS);
+    check_store(s);
+    tmem_client_free(a);
+    tmem_client_free(b);
+
+    /* alone, the whole store */
+    lone = tmem_client_new(s, 128, 0);
+    g_assert_cmpuint(tmem_client_pers_share(lone), ==, 256 * PS);
+    tmem_store_free(s);
+}
+
+/* A migration restores persistent pages beyond the share: they existed. */
+static void test_persistent_restore_unlimited(void)
+{
+    TmemStore *s = tmem_store_new(256 * PS);
+    TmemClient *a = tmem_client_new(s, 1, 0);
+    TmemClient *b = tmem_client_new(s, 255, 0);
+    uint32_t ha = new_pool(a, true);
+    uint64_t page[PWORDS];
+    unsigned i;
+
+    for (i = 0; i < 64; i++) {
+        TmemOid o = oid_of(1);
+
+        fill(page, 500 + i);
+        g_assert_cmpint(tmem_restore_page(a, ha, &o, i, page), ==,
+                        VIRTIO_TMEM_OK);
+    }
+    g_assert_cmpuint(cinfo(a).pers_pages, ==, 64);
+    /* ... but the guest's own puts stay within the share */
+    g_assert_cmpint(put_id(a, ha, 2, 0, 600), ==, VIRTIO_TMEM_NOSPACE);
+    (void)b;
+    tmem_store_free(s);
+}
+
 static void test_cap_mixed(void)
 {
     TmemStore *s = tmem_store_new(256 * PS);
@@ -459,13 +538,17 @@ static void test_set_cap(void)
     tmem_store_free(s);
 }
 
-/* The whole store full of persistent pages: ephemeral puts are refused. */
+/*
+ * The whole store full of persistent pages: ephemeral puts are refused.
+ * Only a client whose cap allows it gets there (the default fair share
+ * keeps it to its weight's part: test_persistent_fair_share).
+ */
 static void test_store_full_persistent(void)
 {
     uint64_t size = 32 * PS;
     unsigned n = (size - tmem_object_cost()) / tmem_page_cost();
     TmemStore *s = tmem_store_new(size);
-    TmemClient *a = tmem_client_new(s, 1, 0);
+    TmemClient *a = tmem_client_new(s, 1, size);
     TmemClient *b = tmem_client_new(s, 1, 0);
     uint32_t hp = new_pool(a, true), he = new_pool(a, false);
     uint32_t hb = new_pool(b, false);
@@ -660,7 +743,7 @@ static void test_drop_ephemeral(void)
 static void test_reset_and_free(void)
 {
     TmemStore *s = tmem_store_new(256 * PS);
-    TmemClient *a = tmem_client_new(s, 1, 0);
+    TmemClient *a = tmem_client_new(s, 1, 128 * PS);
     TmemClient *b = tmem_client_new(s, 2, 0);
     uint32_t ae = new_pool(a, false), ap = new_pool(a, true);
     uint32_t bp = new_pool(b, true), found;
@@ -1313,6 +1396,13 @@ static void p_put(Prop *r, unsigned ci, unsigned pi, unsigned o, unsigned i)
         /* a duplicate is replaced in place and needs no room */
         PCHECK(r, !was_sure, "NOSPACE for a present key (id %" PRIu64 ")",
                p->content[o][i]);
+        /* persistent pages past an uncapped client's fair share */
+        if (p->persistent && !pc->cap &&
+            (info.pers_pages + 1) * tmem_page_cost() >
+            tmem_client_pers_share(pc->c)) {
+            model_clear(p, o, i);
+            return;
+        }
         /* refused only with nothing of its own left to evict or reap */
         PCHECK(r, info.eph_pages == 0 && info.dead_pages == 0,
                "NOSPACE with eph %" PRIu64 " dead %" PRIu64,
@@ -1956,6 +2046,10 @@ int main(int argc, char **argv)
     g_test_add_func("/tmem-store/cap/flood", test_cap_flood);
     g_test_add_func("/tmem-store/cap/persistent", test_cap_persistent);
     g_test_add_func("/tmem-store/cap/mixed", test_cap_mixed);
+    g_test_add_func("/tmem-store/persistent/fair-share",
+                    test_persistent_fair_share);
+    g_test_add_func("/tmem-store/persistent/restore-unlimited",
+                    test_persistent_restore_unlimited);
     g_test_add_func("/tmem-store/cap/set-cap", test_set_cap);
     g_test_add_func("/tmem-store/cap/store-full-persistent",
                     test_store_full_persistent);
