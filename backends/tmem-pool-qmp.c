@@ -7,6 +7,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/cutils.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-tmem.h"
 #include "qobject/qdict.h"
@@ -73,8 +74,9 @@ TmemPoolInfoList *qmp_query_tmem(Error **errp)
     return head;
 }
 
+/* Signed in the schema, so that the errors name a negative value as sent. */
 void qmp_tmem_set_client(const char *device, bool has_weight,
-                         uint32_t weight, bool has_cap, uint64_t cap,
+                         int64_t weight, bool has_cap, int64_t cap,
                          Error **errp)
 {
     TmemPool *pool;
@@ -83,14 +85,15 @@ void qmp_tmem_set_client(const char *device, bool has_weight,
     if (!pc) {
         return;
     }
-    if (has_weight && weight > TMEM_WEIGHT_MAX) {
-        error_setg(errp, "weight %u is out of range (0-%u)", weight,
+    if (has_weight && (weight < 0 || weight > TMEM_WEIGHT_MAX)) {
+        error_setg(errp, "weight %" PRId64 " is out of range (0-%u)", weight,
                    TMEM_WEIGHT_MAX);
         return;
     }
-    if (has_cap && cap && (cap < tmem_page_cost() + tmem_object_cost() ||
+    if (has_cap && cap && (cap < 0 ||
+                           cap < tmem_page_cost() + tmem_object_cost() ||
                            cap > pool->size)) {
-        error_setg(errp, "cap %" PRIu64 " is out of range (0, or %" PRIu64
+        error_setg(errp, "cap %" PRId64 " is out of range (0, or %" PRIu64
                    " to the pool's size %" PRIu64 ")", cap,
                    tmem_page_cost() + tmem_object_cost(), pool->size);
         return;
@@ -232,15 +235,27 @@ void hmp_info_tmem(Monitor *mon, const QDict *qdict)
     }
 }
 
+/* HMP reads what its help says: a decimal weight, a cap in bytes. */
 void hmp_tmem_set(Monitor *mon, const QDict *qdict)
 {
+    const char *weight_str = qdict_get_str(qdict, "weight");
+    const char *cap_str = qdict_get_try_str(qdict, "cap");
+    unsigned int weight;
+    uint64_t cap = 0;
     Error *err = NULL;
 
-    qmp_tmem_set_client(qdict_get_str(qdict, "device"),
-                        qdict_haskey(qdict, "weight"),
-                        qdict_get_try_int(qdict, "weight", 0),
-                        qdict_haskey(qdict, "cap"),
-                        qdict_get_try_int(qdict, "cap", 0), &err);
+    if (qemu_strtoui(weight_str, NULL, 10, &weight) ||
+        weight > TMEM_WEIGHT_MAX) {
+        error_setg(&err, "Parameter 'weight' must be a number from 0 to %d, "
+                   "not '%s'", TMEM_WEIGHT_MAX, weight_str);
+    } else if (cap_str && (qemu_strtosz(cap_str, NULL, &cap) ||
+                           cap > INT64_MAX)) {
+        error_setg(&err, "Parameter 'cap' must be a size in bytes (suffixes "
+                   "K, M, G, T allowed), not '%s'", cap_str);
+    } else {
+        qmp_tmem_set_client(qdict_get_str(qdict, "device"), true, weight,
+                            cap_str != NULL, cap, &err);
+    }
     hmp_handle_error(mon, err);
 }
 

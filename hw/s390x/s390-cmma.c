@@ -438,6 +438,20 @@ void s390_cmma_reset_states(S390CmmaState *s)
     trace_s390_cmma_reset(s->npages);
 }
 
+uint64_t s390_cmma_pending_resident(S390CmmaState *s, const uint8_t *resident,
+                                    uint64_t npages)
+{
+    uint64_t gfn, n = 0;
+
+    if (!resident || npages != s->npages) {
+        return qatomic_read(&s->census.pending);
+    }
+    for (gfn = 0; gfn < npages; gfn++) {
+        n += resident[gfn] && cmma_is_pending(qatomic_read(&s->state[gfn]));
+    }
+    return n;
+}
+
 void s390_cmma_census(S390CmmaState *s, CmmaCensus *out)
 {
     unsigned i;
@@ -627,6 +641,7 @@ static void cmma_realize(DeviceState *dev, Error **errp)
     }
     qemu_mutex_init(&s->discard_lock);
     s->flush_timer = timer_new_ms(QEMU_CLOCK_REALTIME, flush_timer_cb, s);
+    s390_cmma_balloon_register(s);
 }
 
 static const Property cmma_props[] = {

@@ -86,7 +86,9 @@ static void test_realize_errors(void)
                    "-device virtio-balloon-ccw,cmma=on",
                    "cmma=on needs the CPU feature 'cmm'");
     expect_refused("-device virtio-balloon-ccw,target-stall-ms=10",
-                   "target-stall-ms must be at least 100, not 10");
+                   "target-stall-ms must be 100 to 3600000, not 10");
+    expect_refused("-device virtio-balloon-ccw,target-stall-ms=3600001",
+                   "target-stall-ms must be 100 to 3600000, not 3600001");
 }
 
 static void expect_error(QTestState *qts, const char *cls, const char *msg,
@@ -143,6 +145,26 @@ static void test_qmp_errors(void)
     /* a footprint target may lie below the floor */
     qtest_qmp_assert_success(qts, SET "{ 'kind': 'footprint',"
                              " 'target': 268435456, 'floor': 402653184 } }");
+    /* a floor of 0 is a floor that was set: shown */
+    qtest_qmp_assert_success(qts, SET "{ 'kind': 'footprint',"
+                             " 'target': 268435456, 'floor': 0 } }");
+    info = balloon_info(qts);
+    g_assert_true(qdict_haskey(qdict_get_qdict(info, "target"), "floor"));
+    g_assert_cmpuint(get_u64(qdict_get_qdict(info, "target"), "floor"), ==, 0);
+    qobject_unref(info);
+    qtest_qmp_assert_success(qts, SET "{ 'kind': 'footprint',"
+                             " 'target': 268435456 } }");
+    info = balloon_info(qts);
+    g_assert_false(qdict_haskey(qdict_get_qdict(info, "target"), "floor"));
+    qobject_unref(info);
+    /* every rate the schema takes is accepted and kept, INT64_MAX too */
+    qtest_qmp_assert_success(qts, SET "{ 'kind': 'footprint',"
+                             " 'target': 268435456,"
+                             " 'rate': 9223372036854775807 } }");
+    info = balloon_info(qts);
+    g_assert_cmpuint(get_u64(qdict_get_qdict(info, "target"), "rate"), ==,
+                     INT64_MAX);
+    qobject_unref(info);
     qtest_quit(qts);
 
     qts = qtest_init(COMMON "-device virtio-balloon-ccw");
@@ -220,6 +242,20 @@ static void test_hmp(void)
     g_assert_nonnull(strstr(out, "rate 65536 KiB/s"));
     err = qtest_hmp(qts, "balloon_target sideways 256M");
     g_assert_nonnull(strstr(err, "sideways"));
+    /* a bare number is bytes, as the help says */
+    out = (g_free(out), qtest_hmp(qts, "balloon_target logical 268435456 "
+                                  "4096 134217728"));
+    g_assert_cmpstr(out, ==, "");
+    out = (g_free(out), qtest_hmp(qts, "info balloon"));
+    g_assert_nonnull(strstr(out, "target: logical 256 MiB"));
+    g_assert_nonnull(strstr(out, "rate 4 KiB/s"));
+    g_assert_nonnull(strstr(out, "floor 128 MiB"));
+    /* what it cannot read is refused, named as typed */
+    err = (g_free(err), qtest_hmp(qts, "balloon_target logical 256M+1"));
+    g_assert_nonnull(strstr(err, "'target' must be a size in bytes"));
+    g_assert_nonnull(strstr(err, "not '256M+1'"));
+    err = (g_free(err), qtest_hmp(qts, "balloon_target logical 256M -1"));
+    g_assert_nonnull(strstr(err, "not '-1'"));
     qtest_quit(qts);
 }
 
@@ -288,7 +324,9 @@ static void test_migration(void)
 static void test_upstream_compat(void)
 {
     g_autofree char *tmpdir = NULL, *sock = NULL, *uri = NULL, *dargs = NULL;
-    const char *args = COMMON "-device virtio-balloon-ccw";
+    /* pinned: the unversioned alias names qemu-cmm's own machine here */
+    const char *args = "-M s390-ccw-virtio-10.0 -m 512M -nodefaults "
+                       "-device virtio-balloon-ccw";
     QTestState *src, *dst;
     int i;
 

@@ -211,6 +211,13 @@ static void test_set_client(void)
                            "  'arguments': { 'device': 't1',"
                            "    'cap': %" PRIu64 " } }", 8 * MiB),
                  "cap 8388608 is out of range");
+    /* errors name the value as sent, negative ones too */
+    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+                           "  'arguments': { 'device': 't0', 'cap': -1 } }"),
+                 "cap -1 is out of range");
+    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+                           "  'arguments': { 'device': 't0', 'weight': -1 } }"),
+                 "weight -1 is out of range");
     /* a refused change changes nothing */
     p = pool_info(qts, "tp0", "t0", &c);
     g_assert_cmpuint(get_u64(c, "weight"), ==, 255);
@@ -298,7 +305,14 @@ static void test_hmp(void)
     assert_hmp(qts, "info tmem", "t0: weight 100");
     assert_hmp(qts, "tmem_set t0 9 1M", "");
     assert_hmp(qts, "info tmem", "t0: weight 9, cap 1024 KiB");
-    assert_hmp(qts, "tmem_set t0 300", "weight 300 is out of range");
+    assert_hmp(qts, "tmem_set t0 300", "from 0 to 255, not '300'");
+    /* no expressions: what HMP cannot read is refused as typed */
+    assert_hmp(qts, "tmem_set t0 10-1", "from 0 to 255, not '10-1'");
+    assert_hmp(qts, "tmem_set t0 10 -1", "'cap' must be a size in bytes");
+    assert_hmp(qts, "info tmem", "t0: weight 9, cap 1024 KiB");
+    /* a bare cap is bytes */
+    assert_hmp(qts, "tmem_set t0 9 2097152", "");
+    assert_hmp(qts, "info tmem", "t0: weight 9, cap 2048 KiB");
     assert_hmp(qts, "tmem_freeze t0", "");
     assert_hmp(qts, "info tmem", "frozen");
     assert_hmp(qts, "tmem_thaw t0", "");

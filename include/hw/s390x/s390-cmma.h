@@ -129,6 +129,19 @@ static inline bool s390_cmma_diag10_enabled(S390CmmaState *s)
  */
 uint64_t s390_cmma_release(S390CmmaState *s, uint64_t start, uint64_t length);
 
+/*
+ * s390_cmma_pending_resident: unused pages that are still resident
+ * @resident: one byte per page, non-zero if resident on the host; the
+ * pending count alone is used when it is NULL or @npages is not the
+ * table's size (the pending count can include pages the host never had).
+ * Returns: the number of pages.
+ */
+uint64_t s390_cmma_pending_resident(S390CmmaState *s, const uint8_t *resident,
+                                    uint64_t npages);
+
+/* Make the table the virtio-balloon's page-state provider. */
+void s390_cmma_balloon_register(S390CmmaState *s);
+
 /* A consistent-enough snapshot of the counters. */
 void s390_cmma_census(S390CmmaState *s, CmmaCensus *out);
 

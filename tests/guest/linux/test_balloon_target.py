@@ -222,6 +222,50 @@ def rate_cap(t, g):
          "%.1f MiB/s" % (worst / MIB))
     t.ok(took >= 0.8 * (start - target) / RATE,
          "the cap slows the shift down (>= 80% of the minimum time)", "%.2f s" % took)
+    # a page-state event sent in the tick that reached the target carries the
+    # footprint after that tick's reclaim, not the one before it
+    time.sleep(1.5)
+    evs = list(g.qmp.events)
+    reached = [e for e in evs if e["event"] == "BALLOON_TARGET_REACHED"]
+    stamp = lambda e: (e["timestamp"]["seconds"], e["timestamp"]["microseconds"])
+    same = [e for e in evs if e["event"] == "BALLOON_PAGE_STATES" and reached and
+            stamp(e) == stamp(reached[0])]
+    diag("reached at %s; page-state events in the same tick: %s"
+         % (reached and stamp(reached[0]),
+            [(stamp(e), e["data"]["footprint"] // MIB) for e in same]))
+    t.ok(reached and all(e["data"]["footprint"] <= reached[0]["data"]["footprint"]
+                         for e in same),
+         "a BALLOON_PAGE_STATES sent with TARGET_REACHED has the new footprint",
+         "reached %s, same tick %s" % (reached and reached[0]["data"],
+                                       [e["data"] for e in same]))
+
+
+def huge_rates(t, g):
+    """Every rate the schema takes works, INT64_MAX included (issue 11)."""
+    for rate in (110 * 10 ** 15, 2 ** 63 - 1):
+        g.balloon_to(GUEST_MIB * MIB, 60)
+        g.qmp.events.clear()
+        g.qmp.execute("balloon-set-target", kind="logical", target=GIB, rate=rate)
+        try:
+            ev = g.qmp.wait_event("BALLOON_TARGET_REACHED", 60)
+        except harness.Timeout:
+            ev = None
+        stalled = [e for e in g.qmp.events if e["event"] == "BALLOON_TARGET_STALLED"]
+        t.ok(ev and not stalled and info(g)["actual"] == GIB,
+             "a logical target at rate %d B/s is reached, no stall" % rate,
+             "%s; stalled %r" % (fmt(info(g)), stalled))
+    g.balloon_to(GUEST_MIB * MIB, 60)
+
+
+def resident_bound(t, g):
+    """unused-resident never exceeds what is resident (issue 11)."""
+    worst = []
+    for _ in range(10):
+        q = info(g)
+        if q["page-states"]["unused-resident"] > q["footprint"]:
+            worst.append(fmt(q))
+        time.sleep(0.2)
+    t.ok(not worst, "unused-resident never exceeds the footprint", "; ".join(worst))
 
 
 def run(t):
@@ -235,4 +279,9 @@ def run(t):
     mostly_free(t, g)
     busy(t, g)
     rate_cap(t, g)
+    resident_bound(t, g)
+    huge_rates(t, g)
+    # the balloon command cancelled the target: nothing unused may show more
+    # than is resident (it read 1 GiB against a 928 MiB footprint)
+    resident_bound(t, g)
     harness.finish_guest(t, g)
