@@ -9,6 +9,11 @@ say() { printf 'build: %s\n' "$*" >&2; }
 
 QEMU_OPTS="--target-list=s390x-softmmu --disable-docs --disable-install-blobs
   --python=/usr/bin/python3 --enable-werror --disable-download"
+# The sanitizer build (make check-sanitize) adds its options; without
+# -Werror, as the sanitizers make GCC warn about upstream code.
+if [ -n "${CMM_QEMU_EXTRA_OPTS:-}" ]; then
+    QEMU_OPTS="${QEMU_OPTS/--enable-werror/--disable-werror} $CMM_QEMU_EXTRA_OPTS"
+fi
 
 configure() {
     local stamp="$out/.cmm-configure"

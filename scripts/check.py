@@ -76,6 +76,38 @@ def run_level(totals, level, cmd, logdir, env=None, cwd=None, parse='tap'):
           flush=True)
 
 
+FUZZ_RESULT = re.compile(r'^fuzz: (\S+) (ok|FAILED)')
+SANITIZER = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error: ')
+
+
+def fuzz_line(line):
+    m = FUZZ_RESULT.match(line)
+    if not m:
+        return None, None
+    return ('pass' if m.group(2) == 'ok' else 'fail'), m.group(1) + line[m.end():].rstrip()
+
+
+def sanitizer_reports(totals, dirs, since):
+    """Any ASan/LSan/UBSan report in a log written by this run fails it."""
+    found = []
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            if not os.path.isfile(path) or os.path.getmtime(path) < since:
+                continue
+            with open(path, errors='replace') as f:
+                for line in f:
+                    if SANITIZER.search(line):
+                        found.append(f'{path}: {line.strip()}')
+                        break
+    for f in found:
+        print(f'  | {f}')
+        totals.add('sanitizer', 'fail', f)
+    return bool(found)
+
+
 MESON_RESULT = re.compile(r'^\s*\d+/\d+\s.*?(\S+)\s+(OK|FAIL|SKIP|TIMEOUT|ERROR|EXPECTEDFAIL|UNEXPECTEDPASS)\s')
 
 
@@ -89,13 +121,20 @@ def meson_line(line):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--build', default='build', help='the build/ directory')
-    ap.add_argument('--levels', default='repo,unit,qtest,upstream-qtest,baremetal,linux',
+    ap.add_argument('--levels', default='repo,unit,qtest,upstream-qtest,baremetal,fuzz,linux',
                     help='comma-separated levels to run')
+    ap.add_argument('--qemu-build', default=None,
+                    help='the QEMU build to test (default BUILD/qemu; the '
+                    'sanitizer leg names BUILD/asan)')
+    ap.add_argument('--linux-tests', default='',
+                    help='comma-separated Linux tests (default: all)')
+    ap.add_argument('--fuzz-seconds', type=int, default=5,
+                    help='seconds each fuzz target runs')
     args = ap.parse_args()
 
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = os.path.abspath(args.build)
-    qemu_build = os.path.join(build, 'qemu')
+    qemu_build = os.path.abspath(args.qemu_build or os.path.join(build, 'qemu'))
     qemu = os.path.join(qemu_build, 'qemu-system-s390x')
     logdir = os.path.join(build, 'tests', 'logs')
     os.makedirs(logdir, exist_ok=True)
@@ -140,11 +179,23 @@ def main():
                   [py, os.path.join(top, 'tests', 'guest', 'baremetal', 'run.py'),
                    '--qemu', qemu, '--dir', os.path.join(build, 'tests', 'baremetal')],
                   logdir)
+    if 'fuzz' in levels:
+        # a short time-boxed run of every fuzz target: a finding fails it
+        run_level(totals, 'fuzz',
+                  ['make', '-s', '-C', os.path.join(top, 'tests', 'fuzz'), 'run',
+                   f'SECONDS={args.fuzz_seconds}', f'SRC={build}/src',
+                   f'QBUILD={build}/qemu', f'O={build}/fuzz'],
+                  logdir, parse=fuzz_line)
     if 'linux' in levels:
         run_level(totals, 'linux',
                   [py, os.path.join(top, 'tests', 'guest', 'linux', 'run.py'),
-                   '--qemu', qemu, '--images', os.path.join(build, 'guest')],
-                  logdir)
+                   '--qemu', qemu, '--images', os.path.join(build, 'guest'),
+                   '--logdir', os.path.join(build, 'tests', 'linux')] +
+                  [t for t in args.linux_tests.split(',') if t],
+                  logdir, env=env)
+    if sanitizer_reports(totals, [logdir, os.path.join(build, 'tests', 'linux'),
+                                  os.path.join(build, 'tests', 'baremetal')], t0):
+        print('  FAIL sanitizer reports (see above)')
 
     print(f'== all levels in {time.time() - t0:.0f} s')
     for f in totals.failures:

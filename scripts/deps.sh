@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what qemu-cmm needs, idempotently.  Usage: scripts/deps.sh [build|guest|bench]...
+# Install what qemu-cmm needs, idempotently.  Usage: scripts/deps.sh [build|guest|bench|fuzz]...
 #
 # On bookworm the upstream 10.0 source, meson >= 1.5 and pycotap come from trixie,
 # enabled at pin priority 100 so nothing else is upgraded.  The mirror is taken from
@@ -12,6 +12,8 @@ BUILD_PKGS="ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
 TRIXIE_PKGS="meson python3-pycotap"
 GUEST_PKGS="cpio gzip xz-utils"
 BENCH_PKGS="gnuplot-nox"
+# libFuzzer comes with clang's runtime (tests/fuzz)
+FUZZ_PKGS="clang libclang-rt-dev"
 
 say() { printf 'deps: %s\n' "$*" >&2; }
 
@@ -127,13 +129,18 @@ do_bench() {
     install_pkgs $BENCH_PKGS
 }
 
+do_fuzz() {
+    install_pkgs $FUZZ_PKGS
+}
+
 [ $# -gt 0 ] || set -- build guest
 for what in "$@"; do
     case "$what" in
     build) do_build ;;
     guest) do_guest ;;
     bench) do_bench ;;
-    *) say "unknown set '$what' (build, guest, bench)"; exit 2 ;;
+    fuzz) do_fuzz ;;
+    *) say "unknown set '$what' (build, guest, bench, fuzz)"; exit 2 ;;
     esac
 done
 # apt-get update is needed once after sources change even if nothing was installed

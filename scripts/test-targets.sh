@@ -6,6 +6,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(cd "$1" && pwd)
 export CMM_UNIT_TESTS=$(cd "$top/tests/unit" && ls *.c | sed 's/\.c$//' | tr '\n' ' ')
 cd "$out"
+# --ours: only our unit tests and qtests (the sanitizer build)
+if [ "${2:-}" = --ours ]; then
+    (cd "$top/tests/unit" && ls *.c | sed 's#^#tests/unit/#; s/\.c$//')
+    (cd "$top/tests/qtest" && ls *-test.c | sed 's#^#tests/qtest/#; s/\.c$//')
+    exit 0
+fi
 echo qemu-system-s390x tools/cmmd/qemu-cmmd tools/cmmd/cmmstat
 meson introspect --tests . | /usr/bin/python3 -c '
 import json, os, sys

@@ -25,6 +25,7 @@
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-tmem.h"
+#include "hw/virtio/tmem-request.h"
 #include "migration/qemu-file-types.h"
 #include "migration/vmstate.h"
 #include "trace.h"
@@ -34,28 +35,8 @@ typedef struct virtio_tmem_hdr TmemHdr;
 typedef struct virtio_tmem_footer TmemFooter;
 typedef struct virtio_tmem_new_pool TmemNewPool;
 
-#define MAX_READ    (sizeof(TmemBatch) + VIRTIO_TMEM_MAX_BATCH * \
-                     (sizeof(TmemHdr) + VIRTIO_TMEM_PAGE_SIZE))
-#define MAX_WRITE   (VIRTIO_TMEM_MAX_BATCH * \
-                     (VIRTIO_TMEM_PAGE_SIZE + sizeof(TmemFooter)))
-
-/* Payload bytes an operation carries in each direction. */
-static uint64_t payload_in(const TmemHdr *h)
-{
-    switch (h->op) {
-    case VIRTIO_TMEM_OP_PUT:
-        return le32_to_cpu(h->len);
-    case VIRTIO_TMEM_OP_NEW_POOL:
-        return sizeof(TmemNewPool);
-    default:
-        return 0;
-    }
-}
-
-static uint64_t payload_out(const TmemHdr *h)
-{
-    return h->op == VIRTIO_TMEM_OP_GET ? le32_to_cpu(h->len) : 0;
-}
+#define payload_in      tmem_req_payload_in
+#define payload_out     tmem_req_payload_out
 
 static int tmem_new_pool(VirtIOTmem *t, const TmemNewPool *np,
                          uint32_t *handle)
@@ -160,39 +141,26 @@ static size_t tmem_handle_chain(VirtIOTmem *t, VirtQueueElement *elem,
     VirtIODevice *vdev = VIRTIO_DEVICE(t);
     size_t out_len = iov_size(elem->out_sg, elem->out_num);
     size_t in_len = iov_size(elem->in_sg, elem->in_num);
-    uint64_t need_out, need_in;
     const TmemHdr *hdrs;
-    TmemBatch b;
+    const char *why;
     unsigned count, i;
     size_t rpos, wpos, fpos;
 
-    if (out_len < sizeof(b) || out_len > MAX_READ || in_len > MAX_WRITE) {
+    if (out_len < sizeof(TmemBatch) || out_len > TMEM_REQ_MAX_READ ||
+        in_len > TMEM_REQ_MAX_WRITE) {
         return tmem_bad_chain(t, elem, in_len, "chain length");
     }
     /* one copy of everything the guest wrote: checked and used from here */
     iov_to_buf(elem->out_sg, elem->out_num, 0, t->rbuf, out_len);
-    memcpy(&b, t->rbuf, sizeof(b));
-    count = le16_to_cpu(b.count);
-    if (!count || count > t->max_batch || b.reserved0 || b.reserved1 ||
-        (count > 1 && !virtio_vdev_has_feature(vdev, VIRTIO_TMEM_F_BATCH))) {
-        return tmem_bad_chain(t, elem, in_len, "batch prefix");
+    why = tmem_req_check(t->rbuf, out_len, in_len, t->max_batch,
+                         virtio_vdev_has_feature(vdev, VIRTIO_TMEM_F_BATCH),
+                         &count);
+    if (why) {
+        return tmem_bad_chain(t, elem, in_len, why);
     }
-    if (out_len < sizeof(b) + count * sizeof(TmemHdr)) {
-        return tmem_bad_chain(t, elem, in_len, "headers");
-    }
-    hdrs = (const TmemHdr *)(t->rbuf + sizeof(b));
-    need_out = sizeof(b) + count * sizeof(TmemHdr);
-    need_in = count * sizeof(TmemFooter);
-    for (i = 0; i < count; i++) {
-        need_out += payload_in(&hdrs[i]);
-        need_in += payload_out(&hdrs[i]);
-    }
-    if (need_out != out_len || need_in != in_len) {
-        return tmem_bad_chain(t, elem, in_len, "layout does not match the "
-                              "headers");
-    }
+    hdrs = (const TmemHdr *)(t->rbuf + sizeof(TmemBatch));
 
-    rpos = sizeof(b) + count * sizeof(TmemHdr);
+    rpos = sizeof(TmemBatch) + count * sizeof(TmemHdr);
     wpos = 0;
     fpos = in_len - count * sizeof(TmemFooter);
     for (i = 0; i < count; i++) {
@@ -319,8 +287,8 @@ static void virtio_tmem_realize(DeviceState *dev, Error **errp)
     if (!t->client) {
         return;
     }
-    t->rbuf = g_malloc(MAX_READ);
-    t->wbuf = g_malloc(MAX_WRITE);
+    t->rbuf = g_malloc(TMEM_REQ_MAX_READ);
+    t->wbuf = g_malloc(TMEM_REQ_MAX_WRITE);
     virtio_init(vdev, VIRTIO_ID_TMEM, sizeof(struct virtio_tmem_config));
     t->vq = virtio_add_queue(vdev, VIRTIO_TMEM_QUEUE_SIZE,
                              virtio_tmem_handle);
