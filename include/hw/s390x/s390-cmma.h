@@ -16,6 +16,38 @@
 #include "qemu/thread.h"
 #include "qom/object.h"
 
+/*
+ * Concurrency contract
+ *
+ * Who calls what:
+ * - vCPU threads, without the BQL: s390_cmma_essa() (ESSA) and
+ *   s390_cmma_release() (DIAG 0x10), for any page, concurrently.
+ * - The main loop, with the BQL: the flush timer, s390_cmma_flush(),
+ *   s390_cmma_reclaim(), s390_cmma_note_reported() (the balloon),
+ *   s390_cmma_reset_states() (machine reset), QMP/HMP, realize.
+ * - The migration thread: the storage-attribute hooks (get/peek/set
+ *   stattr, migration mode, dirty count), with or without the BQL as
+ *   upstream's s390-stattrib.c calls them.
+ *
+ * Page states change only by compare-and-swap (qatomic_cmpxchg), so vCPUs,
+ * releases and migration never lose each other's updates; the census
+ * counters are atomic.  A page is marked CMMA_INFLIGHT, under
+ * discard_lock, before it is released, and an ESSA that takes a marked
+ * page out of the unused state takes discard_lock once before it returns:
+ * no guest write lands in a page being released.
+ *
+ * Lock order: a vCPU queue's lock before discard_lock (a full queue is
+ * released while its lock is held); nothing takes a queue lock while
+ * holding discard_lock.
+ *
+ * s390_cmma_reset_states() may use plain stores (memset and the census):
+ * it runs at machine reset, with every vCPU stopped, under the BQL (so no
+ * timer, reclaim or report runs) and under discard_lock (so no release is
+ * in flight); the migration thread reads single bytes, and the old and the
+ * new value of each are both valid states; every page is marked dirty
+ * afterwards, so a migration sends the reset states.
+ */
+
 #define TYPE_S390_CMMA "s390-storage_attributes-tcg"
 OBJECT_DECLARE_SIMPLE_TYPE(S390CmmaState, S390_CMMA)
 
