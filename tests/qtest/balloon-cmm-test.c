@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "libqtest.h"
+#include "cmm-qtest-util.h"
 #include "qobject/qdict.h"
 #include "qobject/qnum.h"
 
@@ -16,10 +17,6 @@
 #define COMMON  "-M s390-ccw-virtio -m 512M -nodefaults "
 #define BALLOON "-device virtio-balloon-ccw,id=b0,cmma=on,target-stall-ms=200 "
 
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
-}
 
 static QDict *balloon_info(QTestState *qts)
 {
@@ -33,15 +30,15 @@ static void test_query(void)
 
     g_assert_cmpint(qdict_get_int(info, "actual"), ==, RAM);
     g_assert_true(qdict_haskey(info, "footprint"));
-    g_assert_cmpuint(get_u64(info, "footprint"), <=, RAM);
+    g_assert_cmpuint(cmm_get_u64(info, "footprint"), <=, RAM);
     ps = qdict_get_qdict(info, "page-states");
     g_assert_nonnull(ps);
     /* a fresh machine: every page stable, nothing released or ballooned */
-    g_assert_cmpuint(get_u64(ps, "stable"), ==, RAM);
-    g_assert_cmpuint(get_u64(ps, "unused-resident"), ==, 0);
-    g_assert_cmpuint(get_u64(ps, "discarded"), ==, 0);
-    g_assert_cmpuint(get_u64(ps, "reported"), ==, 0);
-    g_assert_cmpuint(get_u64(ps, "ballooned"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(ps, "stable"), ==, RAM);
+    g_assert_cmpuint(cmm_get_u64(ps, "unused-resident"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(ps, "discarded"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(ps, "reported"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(ps, "ballooned"), ==, 0);
     g_assert_false(qdict_haskey(info, "target"));
     qobject_unref(info);
 
@@ -98,19 +95,12 @@ static void expect_error(QTestState *qts, const char *cls, const char *msg,
                          const char *fmt, ...)
 {
     va_list ap;
-    QDict *rsp, *err;
+    QDict *rsp;
 
     va_start(ap, fmt);
     rsp = qtest_vqmp(qts, fmt, ap);
     va_end(ap);
-    g_assert_true(qdict_haskey(rsp, "error"));
-    err = qdict_get_qdict(rsp, "error");
-    g_assert_cmpstr(qdict_get_str(err, "class"), ==, cls);
-    if (!strstr(qdict_get_str(err, "desc"), msg)) {
-        g_test_message("desc: %s", qdict_get_str(err, "desc"));
-    }
-    g_assert_nonnull(strstr(qdict_get_str(err, "desc"), msg));
-    qobject_unref(rsp);
+    cmm_assert_error(rsp, cls, msg);
 }
 
 #define SET "{ 'execute': 'balloon-set-target', 'arguments': "
@@ -150,7 +140,7 @@ static void test_qmp_errors(void)
                              " 'target': 268435456, 'floor': 0 } }");
     info = balloon_info(qts);
     g_assert_true(qdict_haskey(qdict_get_qdict(info, "target"), "floor"));
-    g_assert_cmpuint(get_u64(qdict_get_qdict(info, "target"), "floor"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(qdict_get_qdict(info, "target"), "floor"), ==, 0);
     qobject_unref(info);
     qtest_qmp_assert_success(qts, SET "{ 'kind': 'footprint',"
                              " 'target': 268435456 } }");
@@ -162,7 +152,7 @@ static void test_qmp_errors(void)
                              " 'target': 268435456,"
                              " 'rate': 9223372036854775807 } }");
     info = balloon_info(qts);
-    g_assert_cmpuint(get_u64(qdict_get_qdict(info, "target"), "rate"), ==,
+    g_assert_cmpuint(cmm_get_u64(qdict_get_qdict(info, "target"), "rate"), ==,
                      INT64_MAX);
     qobject_unref(info);
     qtest_quit(qts);
@@ -192,9 +182,9 @@ static void test_events(void)
     ev = qtest_qmp_eventwait_ref(qts, "BALLOON_TARGET_REACHED");
     data = qdict_get_qdict(ev, "data");
     g_assert_cmpstr(qdict_get_str(data, "kind"), ==, "footprint");
-    g_assert_cmpuint(get_u64(data, "target"), ==, 256 * MiB);
-    g_assert_cmpuint(get_u64(data, "footprint"), <=, 256 * MiB);
-    g_assert_cmpuint(get_u64(data, "actual"), ==, RAM);
+    g_assert_cmpuint(cmm_get_u64(data, "target"), ==, 256 * MiB);
+    g_assert_cmpuint(cmm_get_u64(data, "footprint"), <=, 256 * MiB);
+    g_assert_cmpuint(cmm_get_u64(data, "actual"), ==, RAM);
     qobject_unref(ev);
     info = balloon_info(qts);
     t = qdict_get_qdict(info, "target");
@@ -210,13 +200,13 @@ static void test_events(void)
     data = qdict_get_qdict(ev, "data");
     g_assert_cmpstr(qdict_get_str(data, "kind"), ==, "logical");
     g_assert_cmpstr(qdict_get_str(data, "reason"), ==, "driver-not-ready");
-    g_assert_cmpuint(get_u64(data, "deficit"), ==, 256 * MiB);
+    g_assert_cmpuint(cmm_get_u64(data, "deficit"), ==, 256 * MiB);
     qobject_unref(ev);
     info = balloon_info(qts);
     t = qdict_get_qdict(info, "target");
     g_assert_cmpstr(qdict_get_str(t, "status"), ==, "stalled");
-    g_assert_cmpuint(get_u64(t, "rate"), ==, MiB);
-    g_assert_cmpuint(get_u64(t, "floor"), ==, 128 * MiB);
+    g_assert_cmpuint(cmm_get_u64(t, "rate"), ==, MiB);
+    g_assert_cmpuint(cmm_get_u64(t, "floor"), ==, 128 * MiB);
     qobject_unref(info);
 
     /* the balloon command ends it */
@@ -259,29 +249,12 @@ static void test_hmp(void)
     qtest_quit(qts);
 }
 
-static void wait_migration_done(QTestState *src)
-{
-    for (;;) {
-        QDict *rsp = qtest_qmp_assert_success_ref(src,
-                                                  "{ 'execute': 'query-migrate' }");
-        const char *st = qdict_haskey(rsp, "status") ?
-                         qdict_get_str(rsp, "status") : "none";
-        bool done = !strcmp(st, "completed");
-
-        g_assert_cmpstr(st, !=, "failed");
-        qobject_unref(rsp);
-        if (done) {
-            return;
-        }
-        g_usleep(20 * 1000);
-    }
-}
 
 static void migrate(QTestState *src, QTestState *dst, const char *uri)
 {
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);
-    wait_migration_done(src);
+    cmm_wait_migration(src);
     (void)dst;
 }
 
@@ -305,9 +278,9 @@ static void test_migration(void)
     t = qdict_get_qdict(info, "target");
     g_assert_nonnull(t);
     g_assert_cmpstr(qdict_get_str(t, "kind"), ==, "logical");
-    g_assert_cmpuint(get_u64(t, "target"), ==, 256 * MiB);
-    g_assert_cmpuint(get_u64(t, "rate"), ==, 2 * MiB);
-    g_assert_cmpuint(get_u64(t, "floor"), ==, 192 * MiB);
+    g_assert_cmpuint(cmm_get_u64(t, "target"), ==, 256 * MiB);
+    g_assert_cmpuint(cmm_get_u64(t, "rate"), ==, 2 * MiB);
+    g_assert_cmpuint(cmm_get_u64(t, "floor"), ==, 192 * MiB);
     qobject_unref(info);
     /* the destination's controller runs: no driver, so it stalls */
     ev = qtest_qmp_eventwait_ref(dst, "BALLOON_TARGET_STALLED");

@@ -13,6 +13,7 @@
 #include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "libqtest.h"
+#include "cmm-qtest-util.h"
 #include "qobject/qdict.h"
 #include "qobject/qnum.h"
 
@@ -101,10 +102,6 @@ static char *write_guest_elf(void)
     return path;
 }
 
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
-}
 
 static QDict *cmma_info(QTestState *qts)
 {
@@ -128,30 +125,6 @@ static void wait_guest(QTestState *qts)
     g_assert_cmpuint(qtest_readq(qts, BEAT_ADDR), !=, beat);
 }
 
-static void wait_migration_done(QTestState *src)
-{
-    int i;
-
-    for (i = 0; i < 3000; i++) {
-        QDict *rsp = qtest_qmp_assert_success_ref(src,
-                                        "{ 'execute': 'query-migrate' }");
-        const char *status = qdict_haskey(rsp, "status") ?
-                             qdict_get_str(rsp, "status") : "none";
-        bool done = !strcmp(status, "completed");
-
-        if (!strcmp(status, "failed")) {
-            g_error("migration failed: %s",
-                    qdict_haskey(rsp, "error-desc") ?
-                    qdict_get_str(rsp, "error-desc") : "?");
-        }
-        qobject_unref(rsp);
-        if (done) {
-            return;
-        }
-        g_usleep(10 * 1000);
-    }
-    g_error("migration did not complete");
-}
 
 static void assert_hmp_bytes(QTestState *qts, uint64_t addr, int n,
                              const char *bytes)
@@ -171,11 +144,11 @@ static void assert_guest_states(QTestState *qts)
     QDict *info = cmma_info(qts);
 
     /* the flipping page may be unused too */
-    g_assert_cmpuint(get_u64(info, "unused"), >=, 256 * PAGE);
-    g_assert_cmpuint(get_u64(info, "unused"), <=, 257 * PAGE);
-    g_assert_cmpuint(get_u64(info, "no-dat"), ==, 16 * PAGE);
-    g_assert_cmpuint(get_u64(info, "volatile"), ==, 8 * PAGE);
-    g_assert_cmpuint(get_u64(info, "potentially-volatile"), ==, PAGE);
+    g_assert_cmpuint(cmm_get_u64(info, "unused"), >=, 256 * PAGE);
+    g_assert_cmpuint(cmm_get_u64(info, "unused"), <=, 257 * PAGE);
+    g_assert_cmpuint(cmm_get_u64(info, "no-dat"), ==, 16 * PAGE);
+    g_assert_cmpuint(cmm_get_u64(info, "volatile"), ==, 8 * PAGE);
+    g_assert_cmpuint(cmm_get_u64(info, "potentially-volatile"), ==, PAGE);
     qobject_unref(info);
 
     assert_hmp_bytes(qts, 0x100000, 4, "01010101");
@@ -200,7 +173,7 @@ static void test_states_migrate(void)
     dst = qtest_initf("%s -kernel %s -incoming %s", common, elf, uri);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);
-    wait_migration_done(src);
+    cmm_wait_migration(src);
 
     /* the destination runs on with the states the source had */
     wait_guest(dst);
@@ -230,9 +203,9 @@ static void test_old_machine_type(void)
     dst = qtest_initf("%s -incoming %s", common, uri);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);
-    wait_migration_done(src);
+    cmm_wait_migration(src);
     info = cmma_info(dst);
-    g_assert_cmpuint(get_u64(info, "stable"), ==, 64 * MiB);
+    g_assert_cmpuint(cmm_get_u64(info, "stable"), ==, 64 * MiB);
     qobject_unref(info);
     qtest_quit(src);
     qtest_quit(dst);
@@ -258,14 +231,14 @@ static void test_system_reset(void)
     for (i = 0; i < 500; i++) {
         qobject_unref(info);
         info = cmma_info(qts);
-        if (get_u64(info, "stable") == 64 * MiB) {
+        if (cmm_get_u64(info, "stable") == 64 * MiB) {
             break;
         }
         g_usleep(10 * 1000);
     }
-    g_assert_cmpuint(get_u64(info, "stable"), ==, 64 * MiB);
-    g_assert_cmpuint(get_u64(info, "no-dat"), ==, 0);
-    g_assert_cmpuint(get_u64(info, "discarded"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "stable"), ==, 64 * MiB);
+    g_assert_cmpuint(cmm_get_u64(info, "no-dat"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "discarded"), ==, 0);
     qobject_unref(info);
     assert_hmp_bytes(qts, 0x1ff000, 2, "0000");
     qtest_quit(qts);
@@ -294,7 +267,7 @@ static void migrate_between(const char *src_var, const char *dst_var)
     dst = qtest_init_with_env(dst_var, dst_args, true);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", uri);
-    wait_migration_done(src);
+    cmm_wait_migration(src);
     rsp = qtest_qmp_assert_success_ref(dst, "{ 'execute': 'query-status' }");
     g_assert_cmpstr(qdict_get_str(rsp, "status"), ==, "running");
     qobject_unref(rsp);

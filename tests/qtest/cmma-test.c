@@ -9,16 +9,13 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "libqtest.h"
+#include "cmm-qtest-util.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 
 #define TABLE "/machine/s390-storage_attributes"
 
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    return qnum_get_uint(qobject_to(QNum, qdict_get(d, key)));
-}
 
 static QDict *cmma_info(QTestState *qts)
 {
@@ -40,14 +37,14 @@ static void test_query_fresh(void)
     QListEntry *e;
 
     /* power-on: everything stable, nothing released, no ESSA yet */
-    g_assert_cmpuint(get_u64(info, "total"), ==, 512 * MiB);
-    g_assert_cmpuint(get_u64(info, "stable"), ==, 512 * MiB);
-    g_assert_cmpuint(get_u64(info, "unused"), ==, 0);
-    g_assert_cmpuint(get_u64(info, "potentially-volatile"), ==, 0);
-    g_assert_cmpuint(get_u64(info, "volatile"), ==, 0);
-    g_assert_cmpuint(get_u64(info, "no-dat"), ==, 0);
-    g_assert_cmpuint(get_u64(info, "discarded"), ==, 0);
-    g_assert_cmpuint(get_u64(info, "pending-discard"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "total"), ==, 512 * MiB);
+    g_assert_cmpuint(cmm_get_u64(info, "stable"), ==, 512 * MiB);
+    g_assert_cmpuint(cmm_get_u64(info, "unused"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "potentially-volatile"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "volatile"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "no-dat"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "discarded"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "pending-discard"), ==, 0);
     g_assert_cmpstr(qdict_get_str(info, "discard-policy"), ==, "eager");
     essa = qdict_get_qlist(info, "essa");
     g_assert_cmpint(qlist_size(essa), ==, 8);
@@ -58,7 +55,7 @@ static void test_query_fresh(void)
 
     /* nothing to release */
     info = qtest_qmp_assert_success_ref(qts, "{ 'execute': 'cmma-flush' }");
-    g_assert_cmpuint(get_u64(info, "released"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "released"), ==, 0);
     qobject_unref(info);
     qtest_quit(qts);
 }

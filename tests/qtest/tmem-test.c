@@ -15,6 +15,7 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "libqtest.h"
+#include "cmm-qtest-util.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
@@ -24,30 +25,21 @@
 #define TCG     "-accel tcg -chardev null,id=con " \
                 "-device sclpconsole,chardev=con "
 
-/* m-tmem-migrate.elf's mailbox */
-#define MB_STATE        0x30000     /* READY, then DONE */
-#define MB_GO           0x30008     /* we write 1 after migration */
-#define MB_PERS_OK      0x30010
-#define MB_EPH_HITS     0x30018
-#define MB_PERS_BAD     0x30020
-#define MB_BAD_STATUS   0x30028
-#define MB_EPOCH_BEFORE 0x30030
-#define MB_EPOCH_AFTER  0x30038
-#define MB_CFG_STATUS   0x30040
-#define MB_FROZEN_PUT   0x30048
-#define MB_FROZEN_DUP   0x30050
-#define MB_FROZEN_GET   0x30058
-#define ST_READY        0x7e3e0001
-#define ST_DONE         0x7e3e0002
+#include "tmem-mailbox.h"
+
+#define tmem_error(rsp, needle) cmm_assert_error(rsp, NULL, needle)
+
+static uint64_t mb_read(QTestState *qts, unsigned off)
+{
+    return qtest_readq(qts, TMEM_MB_BASE + off);
+}
+
+static void mb_write(QTestState *qts, unsigned off, uint64_t v)
+{
+    qtest_writeq(qts, TMEM_MB_BASE + off, v);
+}
 #define GUEST_PAGES     64
 
-static uint64_t get_u64(QDict *d, const char *key)
-{
-    QNum *n = qobject_to(QNum, qdict_get(d, key));
-
-    g_assert(n);
-    return qnum_get_uint(n);
-}
 
 /* query-tmem's entry for pool @id, and in it the client @dev (if set). */
 static QDict *pool_info(QTestState *qts, const char *id, const char *dev,
@@ -82,26 +74,15 @@ static QDict *pool_info(QTestState *qts, const char *id, const char *dev,
     return found;
 }
 
-static void assert_error(QDict *rsp, const char *needle)
-{
-    const char *desc;
-
-    g_assert(qdict_haskey(rsp, "error"));
-    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
-    if (!strstr(desc, needle)) {
-        g_error("expected '%s' in error '%s'", needle, desc);
-    }
-    qobject_unref(rsp);
-}
 
 static void test_pool_errors(void)
 {
     QTestState *qts = qtest_init(COMMON);
 
-    assert_error(qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments':"
                            " { 'qom-type': 'tmem-pool', 'id': 'a',"
                            "   'size': 65536 } }"), "65536 is out of range");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'object-add', 'arguments':"
                            " { 'qom-type': 'tmem-pool', 'id': 'a',"
                            "   'size': %" PRIu64 " } }", 2 * TiB),
                  "out of range");
@@ -109,23 +90,23 @@ static void test_pool_errors(void)
                              " { 'qom-type': 'tmem-pool', 'id': 'tp0',"
                              "   'size': %" PRIu64 " } }", 8 * MiB);
 
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-tmem-ccw' } }"),
                  "needs a 'pool'");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-tmem-ccw',"
                            "   'pool': 'nope' } }"), "nope");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-tmem-ccw', 'pool': 'tp0',"
                            "   'weight': 256 } }"), "weight 256");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-tmem-ccw', 'pool': 'tp0',"
                            "   'cap': 100 } }"), "cap 100 is too small");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-tmem-ccw', 'pool': 'tp0',"
                            "   'cap': %" PRIu64 " } }", 16 * MiB),
                  "larger than tmem-pool 'tp0'");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-tmem-ccw', 'pool': 'tp0',"
                            "   'max-batch': 65 } }"), "max-batch 65");
 
@@ -133,7 +114,7 @@ static void test_pool_errors(void)
     qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments':"
                              " { 'driver': 'virtio-tmem-ccw', 'pool': 'tp0',"
                              "   'id': 't0' } }");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'object-del',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'object-del',"
                            "  'arguments': { 'id': 'tp0' } }"), "tp0");
     qtest_quit(qts);
 }
@@ -150,23 +131,23 @@ static void test_query(void)
     QDict *rsp;
     QList *clients;
 
-    g_assert_cmpuint(get_u64(p, "size"), ==, 16 * MiB);
-    g_assert_cmpuint(get_u64(p, "used"), ==, 0);
-    g_assert_cmpuint(get_u64(p, "pages"), ==, 0);
-    g_assert_cmpuint(get_u64(c, "cap"), ==, 4 * MiB);
-    g_assert_cmpuint(get_u64(c, "weight"), ==, 100);
+    g_assert_cmpuint(cmm_get_u64(p, "size"), ==, 16 * MiB);
+    g_assert_cmpuint(cmm_get_u64(p, "used"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(p, "pages"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(c, "cap"), ==, 4 * MiB);
+    g_assert_cmpuint(cmm_get_u64(c, "weight"), ==, 100);
     g_assert_false(qdict_get_bool(c, "frozen"));
-    g_assert_cmpuint(get_u64(c, "pools"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(c, "pools"), ==, 0);
     clients = qdict_get_qlist(p, "clients");
     g_assert_cmpuint(qlist_size(clients), ==, 2);
     /* a device without an id is named by its QOM path */
     rsp = qobject_to(QDict, qlist_entry_obj(qlist_next(qlist_first(clients))));
     g_assert(g_str_has_prefix(qdict_get_str(rsp, "device"), "/machine/"));
-    g_assert_cmpuint(get_u64(rsp, "weight"), ==, 7);
+    g_assert_cmpuint(cmm_get_u64(rsp, "weight"), ==, 7);
     qobject_unref(p);
 
     p = pool_info(qts, "tp1", "t1", &c);
-    g_assert_cmpuint(get_u64(p, "size"), ==, 4 * MiB);
+    g_assert_cmpuint(cmm_get_u64(p, "size"), ==, 4 * MiB);
     qobject_unref(p);
     qtest_quit(qts);
 }
@@ -185,48 +166,48 @@ static void test_set_client(void)
                              "                 'cap': %" PRIu64 " } }",
                              2 * MiB);
     p = pool_info(qts, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "weight"), ==, 0);
-    g_assert_cmpuint(get_u64(c, "cap"), ==, 2 * MiB);
+    g_assert_cmpuint(cmm_get_u64(c, "weight"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(c, "cap"), ==, 2 * MiB);
     qobject_unref(p);
     /* by QOM path of the transport too */
     qtest_qmp_assert_success(qts, "{ 'execute': 'tmem-set-client',"
                              "  'arguments': { 'device':"
                              "    '/machine/peripheral/t0', 'weight': 255 } }");
     p = pool_info(qts, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "weight"), ==, 255);
-    g_assert_cmpuint(get_u64(c, "cap"), ==, 2 * MiB);
+    g_assert_cmpuint(cmm_get_u64(c, "weight"), ==, 255);
+    g_assert_cmpuint(cmm_get_u64(c, "cap"), ==, 2 * MiB);
     qobject_unref(p);
 
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
                            "  'arguments': { 'device': 'tx' } }"),
                  "'tx' is not a virtio-tmem device");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
                            "  'arguments': { 'device': 't0',"
                            "                 'weight': 256 } }"),
                  "weight 256 is out of range");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
                            "  'arguments': { 'device': 't0', 'cap': 10 } }"),
                  "cap 10 is out of range");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
                            "  'arguments': { 'device': 't1',"
                            "    'cap': %" PRIu64 " } }", 8 * MiB),
                  "cap 8388608 is out of range");
     /* errors name the value as sent, negative ones too */
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
                            "  'arguments': { 'device': 't0', 'cap': -1 } }"),
                  "cap -1 is out of range");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-set-client',"
                            "  'arguments': { 'device': 't0', 'weight': -1 } }"),
                  "weight -1 is out of range");
     /* a refused change changes nothing */
     p = pool_info(qts, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "weight"), ==, 255);
+    g_assert_cmpuint(cmm_get_u64(c, "weight"), ==, 255);
     qobject_unref(p);
     /* cap 0: back to the pool's size */
     qtest_qmp_assert_success(qts, "{ 'execute': 'tmem-set-client',"
                              "  'arguments': { 'device': 't0', 'cap': 0 } }");
     p = pool_info(qts, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "cap"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(c, "cap"), ==, 0);
     qobject_unref(p);
     qtest_quit(qts);
 }
@@ -245,7 +226,7 @@ static void test_freeze_drop(void)
                              "  'arguments': { 'device': 't0' } }");
     p = pool_info(qts, "tp0", "t0", &c);
     g_assert_true(qdict_get_bool(c, "frozen"));
-    epoch = get_u64(c, "epoch");
+    epoch = cmm_get_u64(c, "epoch");
     qobject_unref(p);
     p = pool_info(qts, "tp1", "t1", &c);
     g_assert_false(qdict_get_bool(c, "frozen"));
@@ -255,19 +236,19 @@ static void test_freeze_drop(void)
     p = pool_info(qts, "tp0", "t0", &c);
     g_assert_false(qdict_get_bool(c, "frozen"));
     qobject_unref(p);
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-freeze',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-freeze',"
                            "  'arguments': { 'device': 'tp0' } }"),
                  "'tp0' is not a virtio-tmem device");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-thaw',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-thaw',"
                            "  'arguments': { 'device': '' } }"),
                  "is not a virtio-tmem device");
 
     rsp = qtest_qmp_assert_success_ref(qts, "{ 'execute': 'tmem-drop' }");
-    g_assert_cmpuint(get_u64(rsp, "bytes"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(rsp, "bytes"), ==, 0);
     qobject_unref(rsp);
     /* a drop is visible to the guest as a new epoch */
     p = pool_info(qts, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "epoch"), ==, epoch + 1);
+    g_assert_cmpuint(cmm_get_u64(c, "epoch"), ==, epoch + 1);
     qobject_unref(p);
     rsp = qtest_qmp_assert_success_ref(qts, "{ 'execute': 'tmem-drop',"
                                        "  'arguments': { 'pool': 'tp1' } }");
@@ -276,10 +257,10 @@ static void test_freeze_drop(void)
                                        "  'arguments': { 'device': 't1',"
                                        "                 'pool': 'tp1' } }");
     qobject_unref(rsp);
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-drop',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-drop',"
                            "  'arguments': { 'pool': 'nope' } }"),
                  "'nope' is not a tmem-pool");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'tmem-drop',"
+    tmem_error(qtest_qmp(qts, "{ 'execute': 'tmem-drop',"
                            "  'arguments': { 'device': 't1',"
                            "                 'pool': 'tp0' } }"),
                  "'t1' does not use tmem-pool 'tp0'");
@@ -328,33 +309,12 @@ static void wait_state(QTestState *qts, uint64_t want)
 {
     int i;
 
-    for (i = 0; i < 3000 && qtest_readq(qts, MB_STATE) != want; i++) {
+    for (i = 0; i < 3000 && mb_read(qts, MB_STATE) != want; i++) {
         g_usleep(10 * 1000);
     }
-    g_assert_cmphex(qtest_readq(qts, MB_STATE), ==, want);
+    g_assert_cmphex(mb_read(qts, MB_STATE), ==, want);
 }
 
-static void wait_migration(QTestState *src)
-{
-    for (int i = 0; i < 3000; i++) {
-        QDict *rsp = qtest_qmp_assert_success_ref(src,
-                                        "{ 'execute': 'query-migrate' }");
-        const char *status = qdict_haskey(rsp, "status") ?
-                             qdict_get_str(rsp, "status") : "none";
-        bool done = !strcmp(status, "completed");
-
-        if (!strcmp(status, "failed")) {
-            g_error("migration failed: %s", qdict_haskey(rsp, "error-desc") ?
-                    qdict_get_str(rsp, "error-desc") : "?");
-        }
-        qobject_unref(rsp);
-        if (done) {
-            return;
-        }
-        g_usleep(10 * 1000);
-    }
-    g_error("migration did not complete");
-}
 
 static char *guest_elf(void)
 {
@@ -417,40 +377,40 @@ static void test_migration(void)
     src = qtest_initf("%s", args);
     wait_state(src, ST_READY);
     p = pool_info(src, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "persistent-pages"), ==, GUEST_PAGES);
-    g_assert_cmpuint(get_u64(c, "ephemeral-pages"), ==, GUEST_PAGES);
-    g_assert_cmpuint(get_u64(c, "pools"), ==, 2);
+    g_assert_cmpuint(cmm_get_u64(c, "persistent-pages"), ==, GUEST_PAGES);
+    g_assert_cmpuint(cmm_get_u64(c, "ephemeral-pages"), ==, GUEST_PAGES);
+    g_assert_cmpuint(cmm_get_u64(c, "pools"), ==, 2);
     qobject_unref(p);
 
     dst = qtest_initf("%s -incoming %s", args, m.uri);
     qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
                              "  'arguments': { 'uri': %s } }", m.uri);
-    wait_migration(src);
+    cmm_wait_migration(src);
 
     p = pool_info(dst, "tp0", "t0", &c);
-    g_assert_cmpuint(get_u64(c, "persistent-pages"), ==, GUEST_PAGES);
-    g_assert_cmpuint(get_u64(c, "ephemeral-pages"), ==, 0);
-    g_assert_cmpuint(get_u64(c, "pools"), ==, 2);
+    g_assert_cmpuint(cmm_get_u64(c, "persistent-pages"), ==, GUEST_PAGES);
+    g_assert_cmpuint(cmm_get_u64(c, "ephemeral-pages"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(c, "pools"), ==, 2);
     qobject_unref(p);
 
     /* frozen: the guest's puts after GO must be refused */
     qtest_qmp_assert_success(dst, "{ 'execute': 'tmem-freeze',"
                              "  'arguments': { 'device': 't0' } }");
-    qtest_writeq(dst, MB_GO, 1);
+    mb_write(dst, MB_GO, 1);
     wait_state(dst, ST_DONE);
-    g_assert_cmphex(qtest_readq(dst, MB_CFG_STATUS), ==, VIRTIO_TMEM_S_FROZEN);
-    g_assert_cmpuint(qtest_readq(dst, MB_FROZEN_PUT), ==, VIRTIO_TMEM_FROZEN);
-    g_assert_cmpuint(qtest_readq(dst, MB_FROZEN_DUP), ==, VIRTIO_TMEM_FROZEN);
-    g_assert_cmpuint(qtest_readq(dst, MB_FROZEN_GET), ==, VIRTIO_TMEM_MISS);
-    g_assert_cmpuint(qtest_readq(dst, MB_PERS_OK), ==, GUEST_PAGES);
-    g_assert_cmpuint(qtest_readq(dst, MB_PERS_BAD), ==, 0);
-    g_assert_cmpuint(qtest_readq(dst, MB_EPH_HITS), ==, 0);
-    g_assert_cmpuint(qtest_readq(dst, MB_BAD_STATUS), ==, 0);
-    g_assert_cmpuint(qtest_readq(dst, MB_EPOCH_AFTER), !=,
-                     qtest_readq(dst, MB_EPOCH_BEFORE));
+    g_assert_cmphex(mb_read(dst, MB_CFG_STATUS), ==, VIRTIO_TMEM_S_FROZEN);
+    g_assert_cmpuint(mb_read(dst, MB_FROZEN_PUT), ==, VIRTIO_TMEM_FROZEN);
+    g_assert_cmpuint(mb_read(dst, MB_FROZEN_DUP), ==, VIRTIO_TMEM_FROZEN);
+    g_assert_cmpuint(mb_read(dst, MB_FROZEN_GET), ==, VIRTIO_TMEM_MISS);
+    g_assert_cmpuint(mb_read(dst, MB_PERS_OK), ==, GUEST_PAGES);
+    g_assert_cmpuint(mb_read(dst, MB_PERS_BAD), ==, 0);
+    g_assert_cmpuint(mb_read(dst, MB_EPH_HITS), ==, 0);
+    g_assert_cmpuint(mb_read(dst, MB_BAD_STATUS), ==, 0);
+    g_assert_cmpuint(mb_read(dst, MB_EPOCH_AFTER), !=,
+                     mb_read(dst, MB_EPOCH_BEFORE));
 
     /* let the program stop, so it does not spin while we tear down */
-    qtest_writeq(dst, MB_GO, 2);
+    mb_write(dst, MB_GO, 2);
     qtest_quit(src);
     qtest_quit(dst);
     mig_sock_cleanup(&m);

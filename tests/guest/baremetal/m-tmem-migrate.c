@@ -44,23 +44,8 @@
 #include "rt.h"
 #include "tmem.h"
 
-#define MBOX            0x30000UL
-#define MB_STATE        0x00
-#define MB_GO           0x08
-#define MB_PERS_OK      0x10
-#define MB_EPH_HIT      0x18
-#define MB_PERS_BAD     0x20
-#define MB_BAD_STATUS   0x28
-#define MB_EPOCH0       0x30
-#define MB_EPOCH1       0x38
-#define MB_CFG_STATUS   0x40    /* config status after migration */
-#define MB_FROZEN_PUT   0x48    /* status of a new PUT after GO */
-#define MB_FROZEN_DUP   0x50    /* status of a duplicate PUT after GO */
-#define MB_FROZEN_GET   0x58    /* status of a GET of that key after it */
-
-#define ST_READY        0x7e3e0001UL
-#define ST_DONE         0x7e3e0002UL
-#define ST_FAILED       0x7e3e00ffUL
+/* the qtest's side of the mailbox is in the same header */
+#include "../../qtest/tmem-mailbox.h"
 
 #define PAGES           64
 #define PAGE            TMEM_PAGE
@@ -73,7 +58,7 @@ static uint8_t buf[PAGE] __attribute__((aligned(4096)));
 
 static volatile uint64_t *mb(unsigned off)
 {
-    return (volatile uint64_t *)(MBOX + off);
+    return (volatile uint64_t *)(uintptr_t)(TMEM_MB_BASE + off);
 }
 
 static void sync_mem(void)
@@ -129,7 +114,8 @@ int main(void)
     int st;
 
     /* the mailbox must not overlap the image, its .bss or stack */
-    if ((uintptr_t)_start <= MBOX + 0xfff && (uintptr_t)__bss_end > MBOX) {
+    if ((uintptr_t)_start <= TMEM_MB_BASE + 0xfff &&
+        (uintptr_t)__bss_end > TMEM_MB_BASE) {
         rt_bail("image %p-%p overlaps the mailbox", _start, __bss_end);
     }
     for (i = 0; i < 8; i++) {
@@ -167,13 +153,13 @@ int main(void)
     if (st) {
         fail("reading the config", st);
     }
-    *mb(MB_EPOCH0) = D.cfg.epoch;
+    *mb(MB_EPOCH_BEFORE) = D.cfg.epoch;
     ok(true, "device set up, 2 x %u pages stored, epoch %u", PAGES,
        D.cfg.epoch);
     sync_mem();
     *mb(MB_STATE) = ST_READY;
     sync_mem();
-    rt_printf("# READY, waiting for GO at 0x%lx\n", MBOX + MB_GO);
+    rt_printf("# READY, waiting for GO at 0x%lx\n", (unsigned long)(TMEM_MB_BASE + MB_GO));
 
     while (*mb(MB_GO) == 0) {
     }
@@ -208,7 +194,7 @@ int main(void)
         }
     }
     st = tmem_read_config(&D);
-    *mb(MB_EPOCH1) = st ? 0 : D.cfg.epoch;
+    *mb(MB_EPOCH_AFTER) = st ? 0 : D.cfg.epoch;
     *mb(MB_CFG_STATUS) = st ? 0xffff : D.cfg.status;
     /* the qtest froze us: a new put and a duplicate put are refused, and
      * the refused duplicate must not leave the old copy readable */
@@ -225,7 +211,7 @@ int main(void)
                                                          buf);
     }
     *mb(MB_PERS_OK) = pers_ok;
-    *mb(MB_EPH_HIT) = eph_hit;
+    *mb(MB_EPH_HITS) = eph_hit;
     *mb(MB_PERS_BAD) = pers_bad;
     *mb(MB_BAD_STATUS) = bad_status;
     sync_mem();
@@ -233,7 +219,7 @@ int main(void)
     sync_mem();
     diag("DONE: persistent %lu ok / %lu bad, ephemeral hits %lu, bad status "
          "0x%lx, epoch %lu -> %lu", pers_ok, pers_bad, eph_hit, bad_status,
-         *mb(MB_EPOCH0), *mb(MB_EPOCH1));
+         *mb(MB_EPOCH_BEFORE), *mb(MB_EPOCH_AFTER));
     ok(true, "results written");
 
     /* keep running until the qtest quits QEMU or asks us to stop */

@@ -1,5 +1,6 @@
 /*
- * qemu-cmm: the s390-ccw-virtio machine and the balloon over QMP
+ * The s390-ccw-virtio machine and virtio-balloon-ccw over QMP, as upstream
+ * behaves: a guard that qemu-cmm's patches change none of it
  *
  * Copyright (c) 2026 qemu-cmm contributors
  *
@@ -9,6 +10,7 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "libqtest.h"
+#include "cmm-qtest-util.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 
@@ -19,21 +21,6 @@ static QTestState *start(const char *extra)
     return qtest_initf(MACHINE "%s", extra);
 }
 
-/* Assert that @rsp is an error of class @cls whose text contains @needle. */
-static void assert_error(QDict *rsp, const char *cls, const char *needle)
-{
-    QDict *err;
-
-    g_assert(rsp);
-    err = qdict_get_qdict(rsp, "error");
-    g_assert_nonnull(err);
-    g_assert_cmpstr(qdict_get_str(err, "class"), ==, cls);
-    if (needle && !strstr(qdict_get_str(err, "desc"), needle)) {
-        g_error("error '%s' does not name '%s'", qdict_get_str(err, "desc"),
-                needle);
-    }
-    qobject_unref(rsp);
-}
 
 static int64_t balloon_actual(QTestState *qts)
 {
@@ -71,9 +58,9 @@ static void test_no_balloon(void)
 {
     QTestState *qts = start("");
 
-    assert_error(qtest_qmp(qts, "{ 'execute': 'query-balloon' }"),
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'query-balloon' }"),
                  "DeviceNotActive", NULL);
-    assert_error(qtest_qmp(qts, "{ 'execute': 'balloon',"
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'balloon',"
                            " 'arguments': { 'value': 134217728 } }"),
                  "DeviceNotActive", NULL);
     qtest_quit(qts);
@@ -88,10 +75,10 @@ static void test_balloon_cmdline(void)
     qtest_qmp_assert_success(qts, "{ 'execute': 'balloon',"
                              " 'arguments': { 'value': 134217728 } }");
     g_assert_cmpint(balloon_actual(qts), ==, 256 * MiB);
-    assert_error(qtest_qmp(qts, "{ 'execute': 'balloon',"
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'balloon',"
                            " 'arguments': { 'value': 0 } }"),
                  "GenericError", "value");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'balloon',"
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'balloon',"
                            " 'arguments': { 'value': -4096 } }"),
                  "GenericError", "value");
     qtest_quit(qts);
@@ -105,13 +92,13 @@ static void test_balloon_hotplug(void)
     g_assert_cmpint(balloon_actual(qts), ==, 256 * MiB);
 
     /* only one balloon per machine */
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-balloon-ccw', 'id': 'b1' } }"),
                  "GenericError", "balloon");
 
     qtest_qmp_device_del_send(qts, "b0");
     qtest_qmp_eventwait(qts, "DEVICE_DELETED");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'query-balloon' }"),
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'query-balloon' }"),
                  "DeviceNotActive", NULL);
 
     /* and it can come back */
@@ -124,16 +111,16 @@ static void test_bad_property(void)
 {
     QTestState *qts = start("");
 
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-balloon-ccw', 'id': 'b0',"
                            "   'devno': 'fe.0.zzzz' } }"),
                  "GenericError", "devno");
-    assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'device_add', 'arguments':"
                            " { 'driver': 'virtio-balloon-ccw', 'id': 'b0',"
                            "   'deflate-on-oom': 'maybe' } }"),
                  "GenericError", "deflate-on-oom");
     /* a failed device_add leaves no balloon behind */
-    assert_error(qtest_qmp(qts, "{ 'execute': 'query-balloon' }"),
+    cmm_assert_error(qtest_qmp(qts, "{ 'execute': 'query-balloon' }"),
                  "DeviceNotActive", NULL);
     qtest_quit(qts);
 }
@@ -141,10 +128,10 @@ static void test_bad_property(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    qtest_add_func("/cmm/machine-starts", test_machine_starts);
-    qtest_add_func("/cmm/balloon/absent", test_no_balloon);
-    qtest_add_func("/cmm/balloon/cmdline", test_balloon_cmdline);
-    qtest_add_func("/cmm/balloon/hotplug", test_balloon_hotplug);
-    qtest_add_func("/cmm/balloon/bad-property", test_bad_property);
+    qtest_add_func("/ccw-balloon-upstream/machine-starts", test_machine_starts);
+    qtest_add_func("/ccw-balloon-upstream/absent", test_no_balloon);
+    qtest_add_func("/ccw-balloon-upstream/cmdline", test_balloon_cmdline);
+    qtest_add_func("/ccw-balloon-upstream/hotplug", test_balloon_hotplug);
+    qtest_add_func("/ccw-balloon-upstream/bad-property", test_bad_property);
     return g_test_run();
 }
