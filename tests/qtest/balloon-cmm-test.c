@@ -59,6 +59,26 @@ static void test_query_off(void)
     qtest_quit(qts);
 }
 
+/*
+ * Without KVM the balloon's queues are handled in the vCPU (ioeventfd off,
+ * patches/virtio-balloon-ccw-tcg-sync.patch), unless the user asks for
+ * ioeventfd: an explicit ioeventfd=on is honoured.
+ */
+static void test_ioeventfd(void)
+{
+    QTestState *qts = qtest_init(COMMON "-device virtio-balloon-ccw,id=b0");
+
+    g_assert_false(qtest_qom_get_bool(qts, "b0", "ioeventfd"));
+    qtest_quit(qts);
+    qts = qtest_init(COMMON "-device virtio-balloon-ccw,id=b0,ioeventfd=on");
+    g_assert_true(qtest_qom_get_bool(qts, "b0", "ioeventfd"));
+    qtest_quit(qts);
+    qts = qtest_init(COMMON "-global virtio-balloon-ccw.ioeventfd=on "
+                     "-device virtio-balloon-ccw,id=b0");
+    g_assert_true(qtest_qom_get_bool(qts, "b0", "ioeventfd"));
+    qtest_quit(qts);
+}
+
 /* Start QEMU with @args and expect it to refuse with @msg on stderr. */
 static void expect_refused(const char *args, const char *msg)
 {
@@ -329,6 +349,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/balloon-cmm/query", test_query);
     qtest_add_func("/balloon-cmm/query-cmma-off", test_query_off);
+    qtest_add_func("/balloon-cmm/ioeventfd", test_ioeventfd);
     qtest_add_func("/balloon-cmm/realize-errors", test_realize_errors);
     qtest_add_func("/balloon-cmm/qmp-errors", test_qmp_errors);
     qtest_add_func("/balloon-cmm/events", test_events);
