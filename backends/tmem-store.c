@@ -749,7 +749,7 @@ static void slot_open(TmemClient *c, TmemSlot *sl, bool persistent)
     sl->objs.head = sl->objs.tail = NIL;
 }
 
-int tmem_pool_new(TmemClient *c, bool persistent, uint32_t *handle)
+int tmem_client_pool_new(TmemClient *c, bool persistent, uint32_t *handle)
 {
     for (unsigned i = 0; i < TMEM_MAX_POOLS; i++) {
         TmemSlot *sl = &c->slots[i];
@@ -763,18 +763,7 @@ int tmem_pool_new(TmemClient *c, bool persistent, uint32_t *handle)
     return VIRTIO_TMEM_NOSPACE;
 }
 
-bool tmem_pool_restore(TmemClient *c, unsigned slot, uint16_t gen,
-                       bool persistent)
-{
-    if (slot >= TMEM_MAX_POOLS || c->slots[slot].in_use) {
-        return false;
-    }
-    c->slots[slot].gen = gen;
-    slot_open(c, &c->slots[slot], persistent);
-    return true;
-}
-
-int tmem_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found)
+int tmem_client_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found)
 {
     TmemSlot *sl;
     int ret = slot_lookup(c, handle, &sl);
@@ -788,10 +777,10 @@ int tmem_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found)
     return ret;
 }
 
-int tmem_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found)
+int tmem_client_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found)
 {
     TmemSlot *sl;
-    int ret = tmem_pool_flush(c, handle, found);
+    int ret = tmem_client_pool_flush(c, handle, found);
 
     if (ret == VIRTIO_TMEM_OK) {
         sl = &c->slots[VIRTIO_TMEM_POOL_SLOT(handle)];
@@ -1002,15 +991,6 @@ int tmem_flush_object(TmemClient *c, uint32_t handle, const TmemOid *oid,
 }
 
 /* ---- migration ---------------------------------------------------------- */
-
-void tmem_client_foreach_pool(TmemClient *c, TmemPoolFn fn, void *opaque)
-{
-    for (unsigned i = 0; i < TMEM_MAX_POOLS; i++) {
-        if (c->slots[i].in_use) {
-            fn(opaque, i, c->slots[i].gen, c->slots[i].persistent);
-        }
-    }
-}
 
 uint64_t tmem_client_count_persistent(TmemClient *c)
 {

@@ -68,8 +68,8 @@ int main(void)
     for (unsigned i = 0; i < PAGES; i++) {
         memcpy(src + (size_t)i * TMEM_PAGE_SIZE, &i, sizeof(i));
     }
-    g_assert(tmem_pool_new(c, false, &eph) == VIRTIO_TMEM_OK);
-    g_assert(tmem_pool_new(c, true, &pers) == VIRTIO_TMEM_OK);
+    g_assert(tmem_client_pool_new(c, false, &eph) == VIRTIO_TMEM_OK);
+    g_assert(tmem_client_pool_new(c, true, &pers) == VIRTIO_TMEM_OK);
 
     for (int r = 0; r < ROUNDS; r++) {
         double t0 = now_ns();
@@ -140,7 +140,7 @@ int main(void)
         }
         {
             uint32_t found;
-            tmem_pool_flush(c, pers, &found);
+            tmem_client_pool_flush(c, pers, &found);
             while (tmem_store_reap(s, 4096)) {
                 /* free it all before the next round */
             }

@@ -58,7 +58,7 @@ static int tmem_new_pool(VirtIOTmem *t, const TmemNewPool *np,
         !virtio_vdev_has_feature(vdev, VIRTIO_TMEM_F_PERSISTENT)) {
         return VIRTIO_TMEM_DENIED;
     }
-    return tmem_pool_new(t->client, flags & VIRTIO_TMEM_POOL_PERSISTENT,
+    return tmem_client_pool_new(t->client, flags & VIRTIO_TMEM_POOL_PERSISTENT,
                          handle);
 }
 
@@ -83,10 +83,10 @@ static int tmem_op(VirtIOTmem *t, const TmemHdr *h, const uint8_t *rp,
         return tmem_new_pool(t, (const TmemNewPool *)rp, value);
     case VIRTIO_TMEM_OP_DESTROY_POOL:
         *reap = true;
-        return tmem_pool_destroy(t->client, pool, value);
+        return tmem_client_pool_destroy(t->client, pool, value);
     case VIRTIO_TMEM_OP_FLUSH_POOL:
         *reap = true;
-        return tmem_pool_flush(t->client, pool, value);
+        return tmem_client_pool_flush(t->client, pool, value);
     case VIRTIO_TMEM_OP_PUT:
         return tmem_put(t->client, pool, &oid, index, rp);
     case VIRTIO_TMEM_OP_GET:

@@ -105,9 +105,9 @@ uint64_t tmem_client_drop_ephemeral(TmemClient *c);
 void tmem_client_reset(TmemClient *c);
 void tmem_client_count_invalid(TmemClient *c);
 
-int tmem_pool_new(TmemClient *c, bool persistent, uint32_t *handle);
-int tmem_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found);
-int tmem_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found);
+int tmem_client_pool_new(TmemClient *c, bool persistent, uint32_t *handle);
+int tmem_client_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found);
+int tmem_client_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found);
 int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
              uint32_t index, const void *page);
 /* A persistent page from a migration stream: no fair-share limit. */
@@ -121,11 +121,8 @@ int tmem_flush_object(TmemClient *c, uint32_t handle, const TmemOid *oid,
                       uint32_t *found);
 
 /* Migration: pool slots and persistent pages. */
-typedef void (*TmemPoolFn)(void *opaque, unsigned slot, uint16_t gen,
-                           bool persistent);
 typedef void (*TmemPageFn)(void *opaque, unsigned slot, const TmemOid *oid,
                            uint32_t index, const void *data);
-void tmem_client_foreach_pool(TmemClient *c, TmemPoolFn fn, void *opaque);
 uint64_t tmem_client_count_persistent(TmemClient *c);
 void tmem_client_foreach_persistent(TmemClient *c, TmemPageFn fn,
                                     void *opaque);
@@ -140,8 +137,5 @@ uint16_t tmem_client_slot_gen(TmemClient *c, unsigned slot);
 void tmem_client_set_slot(TmemClient *c, unsigned slot, int kind,
                           uint16_t gen);
 void tmem_client_set_epoch(TmemClient *c, uint32_t epoch);
-/* Recreate a slot with a given generation; false if it is in use. */
-bool tmem_pool_restore(TmemClient *c, unsigned slot, uint16_t gen,
-                       bool persistent);
 
 #endif

@@ -110,13 +110,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "get with a made-up handle 0x%x hit", h);
             tmem_flush_page(c->c, h, &oid, i, &found);
             tmem_flush_object(c->c, h, &oid, &found);
-            tmem_pool_flush(c->c, h, &found);
-            tmem_pool_destroy(c->c, h, &found);
+            tmem_client_pool_flush(c->c, h, &found);
+            tmem_client_pool_destroy(c->c, h, &found);
             check_store(s, cl);
             continue;
         }
         if (getenv("FUZZ_TRACE")) {
-            fprintf(stderr, "op %u client %ld ref %u live %d pers %d h 0x%x o %u i %u\n",
+            fprintf(stderr, "op %u client %ld ref %u live %d pers %d "
+                    "h 0x%x o %u i %u\n",
                     op, (long)(c - cl), r, ref->live, ref->persistent,
                     ref->handle, o, i);
         }
@@ -125,7 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (ref->live) {
                 break;
             }
-            ret = tmem_pool_new(c->c, fuzz_u8(&in) & 1, &h);
+            ret = tmem_client_pool_new(c->c, fuzz_u8(&in) & 1, &h);
             if (ret == VIRTIO_TMEM_OK) {
                 memset(ref, 0, sizeof(*ref));
                 ref->handle = h;
@@ -135,11 +136,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         case 1:                     /* destroy */
-            tmem_pool_destroy(c->c, ref->handle, &found);
+            tmem_client_pool_destroy(c->c, ref->handle, &found);
             memset(ref, 0, sizeof(*ref));
             break;
         case 2:                     /* flush pool */
-            if (tmem_pool_flush(c->c, ref->handle, &found) ==
+            if (tmem_client_pool_flush(c->c, ref->handle, &found) ==
                 VIRTIO_TMEM_OK) {
                 memset(ref->id, 0, sizeof(ref->id));
             }

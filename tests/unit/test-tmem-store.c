@@ -100,7 +100,8 @@ static uint32_t new_pool(TmemClient *c, bool persistent)
 {
     uint32_t h = 0xdeadbeef;
 
-    g_assert_cmpint(tmem_pool_new(c, persistent, &h), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_new(c, persistent, &h), ==,
+                    VIRTIO_TMEM_OK);
     return h;
 }
 
@@ -169,10 +170,10 @@ static void test_handles(void)
                         VIRTIO_TMEM_NOPOOL);
         g_assert_cmpuint(found, ==, 0);
         found = 99;
-        g_assert_cmpint(tmem_pool_flush(c, bad[i], &found), ==,
+        g_assert_cmpint(tmem_client_pool_flush(c, bad[i], &found), ==,
                         VIRTIO_TMEM_NOPOOL);
         g_assert_cmpuint(found, ==, 0);
-        g_assert_cmpint(tmem_pool_destroy(c, bad[i], &found), ==,
+        g_assert_cmpint(tmem_client_pool_destroy(c, bad[i], &found), ==,
                         VIRTIO_TMEM_NOPOOL);
     }
 
@@ -181,17 +182,18 @@ static void test_handles(void)
     g_assert_cmpint(get_id(c, H(0, 0xffff), 1, 2), ==, -VIRTIO_TMEM_STALE);
     g_assert_cmpint(flush_page(c, H(0, 1), 1, 2, &found), ==,
                     VIRTIO_TMEM_STALE);
-    g_assert_cmpint(tmem_pool_destroy(c, H(0, 1), &found), ==,
+    g_assert_cmpint(tmem_client_pool_destroy(c, H(0, 1), &found), ==,
                     VIRTIO_TMEM_STALE);
     /* none of that touched the page (get is exclusive: it takes it) */
     g_assert_cmpint(get_id(c, h0, 1, 2), ==, 100);
 
     /* destroyed and recreated: a new generation, old handle is stale */
     g_assert_cmpint(put_id(c, h0, 1, 2, 101), ==, VIRTIO_TMEM_OK);
-    g_assert_cmpint(tmem_pool_destroy(c, h0, &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_destroy(c, h0, &found), ==,
+                    VIRTIO_TMEM_OK);
     g_assert_cmpuint(found, ==, 1);
     g_assert_cmpint(get_id(c, h0, 1, 2), ==, -VIRTIO_TMEM_NOPOOL);
-    g_assert_cmpint(tmem_pool_destroy(c, h0, &found), ==,
+    g_assert_cmpint(tmem_client_pool_destroy(c, h0, &found), ==,
                     VIRTIO_TMEM_NOPOOL);
     h1 = new_pool(c, false);
     g_assert_cmpuint(VIRTIO_TMEM_POOL_SLOT(h1), ==, 0);
@@ -209,9 +211,12 @@ static void test_handles(void)
     }
     g_assert_cmpuint(cinfo(c).pools, ==, TMEM_MAX_POOLS);
     extra = 0x1234;
-    g_assert_cmpint(tmem_pool_new(c, false, &extra), ==, VIRTIO_TMEM_NOSPACE);
-    g_assert_cmpint(tmem_pool_new(c, true, &extra), ==, VIRTIO_TMEM_NOSPACE);
-    g_assert_cmpint(tmem_pool_destroy(c, h[7], &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_new(c, false, &extra), ==,
+                    VIRTIO_TMEM_NOSPACE);
+    g_assert_cmpint(tmem_client_pool_new(c, true, &extra), ==,
+                    VIRTIO_TMEM_NOSPACE);
+    g_assert_cmpint(tmem_client_pool_destroy(c, h[7], &found), ==,
+                    VIRTIO_TMEM_OK);
     g_assert_cmpuint(new_pool(c, false), ==, H(7, 1));
 
     /* pools are per client: another client's slot 3 is its own */
@@ -756,7 +761,7 @@ static void test_reset_and_free(void)
         g_assert_cmpint(put_id(a, ap, i / 30, i, 200 + i), ==, 0);
         g_assert_cmpint(put_id(b, bp, 5, i, 300 + i), ==, 0);
     }
-    g_assert_cmpint(tmem_pool_flush(a, ap, &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_flush(a, ap, &found), ==, VIRTIO_TMEM_OK);
     g_assert_cmpuint(found, ==, 90);
 
     tmem_client_reset(a);
@@ -777,7 +782,7 @@ static void test_reset_and_free(void)
     g_assert_cmpint(put_id(a, ae, 0, 0, 701), ==, VIRTIO_TMEM_OK);
 
     /* freeing a client returns its bytes, pending flushes included */
-    g_assert_cmpint(tmem_pool_flush(b, bp, &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_flush(b, bp, &found), ==, VIRTIO_TMEM_OK);
     g_assert_cmpint(put_id(b, bp, 6, 0, 800), ==, VIRTIO_TMEM_OK);
     used = sinfo(s).used;
     bytes = cinfo(b).bytes;
@@ -847,7 +852,7 @@ static void test_deferred_flush(void)
     for (unsigned i = 0; i < 3; i++) {
         g_assert_cmpint(put_id(c, hp, i, 0, 400 + i), ==, VIRTIO_TMEM_OK);
     }
-    g_assert_cmpint(tmem_pool_flush(c, hp, &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_flush(c, hp, &found), ==, VIRTIO_TMEM_OK);
     g_assert_cmpuint(found, ==, 3);
     for (unsigned i = 0; i < 3; i++) {
         g_assert_cmpint(get_id(c, hp, i, 0), ==, 0);
@@ -893,14 +898,6 @@ typedef struct PoolRec {
     uint16_t gen;
     bool persistent;
 } PoolRec;
-
-static void record_pool(void *opaque, unsigned slot, uint16_t gen,
-                        bool persistent)
-{
-    PoolRec r = { slot, gen, persistent };
-
-    g_array_append_val((GArray *)opaque, r);
-}
 
 typedef struct PageRec {
     unsigned slot;
@@ -955,7 +952,7 @@ static void test_migration(void)
     for (unsigned i = 0; i < 6; i++) {
         h[i] = new_pool(c, i != 0 && i != 3);
     }
-    g_assert_cmpint(tmem_pool_destroy(c, h[2], &found), ==, 0);
+    g_assert_cmpint(tmem_client_pool_destroy(c, h[2], &found), ==, 0);
     h[2] = new_pool(c, true);
     g_assert_cmpuint(h[2], ==, H(2, 1));
 
@@ -977,13 +974,22 @@ static void test_migration(void)
     }
     g_assert_cmpint(flush_object(c, h[4], 9, &found), ==, 0);
     g_assert_cmpuint(found, ==, 80);
-    g_assert_cmpint(tmem_pool_flush(c, h[5], &found), ==, 0);
+    g_assert_cmpint(tmem_client_pool_flush(c, h[5], &found), ==, 0);
     g_assert_cmpuint(found, ==, 12);
     g_assert_cmpint(put_id(c, h[5], 1, 1, 6000), ==, 0);
     g_hash_table_insert(expect, page_key(5, 1, 1), GUINT_TO_POINTER(6000));
     g_assert_cmpuint(cinfo(c).dead_pages, ==, 92);
 
-    tmem_client_foreach_pool(c, record_pool, pools);
+    /* the pool slots as the device sends them */
+    for (unsigned slot = 0; slot < TMEM_MAX_POOLS; slot++) {
+        int kind = tmem_client_slot_kind(c, slot);
+        PoolRec r = { slot, tmem_client_slot_gen(c, slot),
+                      kind == TMEM_SLOT_PERSISTENT };
+
+        if (kind != TMEM_SLOT_FREE) {
+            g_array_append_val(pools, r);
+        }
+    }
     g_assert_cmpuint(pools->len, ==, ARRAY_SIZE(want));
     for (unsigned i = 0; i < pools->len; i++) {
         PoolRec *r = &g_array_index(pools, PoolRec, i);
@@ -1009,20 +1015,20 @@ static void test_migration(void)
     /* the count written ahead of the pages must match what follows */
     g_assert_cmpuint(tmem_client_count_persistent(c), ==, pages->len);
 
-    /* restore into a second store */
-    g_assert_false(tmem_pool_restore(dc, TMEM_MAX_POOLS, 0, true));
+    /* restore into a second store, as the device's migration does */
     for (unsigned i = 0; i < pools->len; i++) {
         PoolRec *r = &g_array_index(pools, PoolRec, i);
 
-        g_assert_true(tmem_pool_restore(dc, r->slot, r->gen, r->persistent));
-        g_assert_false(tmem_pool_restore(dc, r->slot, r->gen + 1, false));
+        tmem_client_set_slot(dc, r->slot, r->persistent ? TMEM_SLOT_PERSISTENT
+                                                        : TMEM_SLOT_EPHEMERAL,
+                             r->gen);
     }
     for (unsigned i = 0; i < pages->len; i++) {
         PageRec *r = g_ptr_array_index(pages, i);
         uint32_t handle = H(r->slot, want[r->slot].gen);
 
-        g_assert_cmpint(tmem_put(dc, handle, &r->oid, r->index, r->data),
-                        ==, VIRTIO_TMEM_OK);
+        g_assert_cmpint(tmem_restore_page(dc, handle, &r->oid, r->index,
+                                          r->data), ==, VIRTIO_TMEM_OK);
     }
     g_assert_cmpuint(tmem_client_count_persistent(dc), ==, pages->len);
     g_assert_cmpuint(cinfo(dc).pools, ==, ARRAY_SIZE(want));
@@ -1080,13 +1086,13 @@ static void test_migration_slots(void)
     for (unsigned i = 0; i < 4; i++) {
         h[i] = new_pool(c, i == 1 || i == 2);
     }
-    g_assert_cmpint(tmem_pool_destroy(c, h[3], &found), ==, 0);
+    g_assert_cmpint(tmem_client_pool_destroy(c, h[3], &found), ==, 0);
     h[3] = new_pool(c, true);
     g_assert_cmpuint(h[3], ==, H(3, 1));
     /* slot 2 ends up free with generation 2 */
-    g_assert_cmpint(tmem_pool_destroy(c, H(2, 0), &found), ==, 0);
+    g_assert_cmpint(tmem_client_pool_destroy(c, H(2, 0), &found), ==, 0);
     g_assert_cmpuint(new_pool(c, true), ==, H(2, 1));
-    g_assert_cmpint(tmem_pool_destroy(c, H(2, 1), &found), ==, 0);
+    g_assert_cmpint(tmem_client_pool_destroy(c, H(2, 1), &found), ==, 0);
     for (unsigned k = 0; k < 40; k++) {
         g_assert_cmpint(put_id(c, h[0], k % 3, k, 100 + k), ==, 0);
         g_assert_cmpint(put_id(c, h[1], k % 3, k, 200 + k), ==, 0);
@@ -1167,8 +1173,9 @@ static void test_counters(void)
     g_assert_cmpint(flush_page(c, hp, 0, 0, &found), ==, VIRTIO_TMEM_OK);
     g_assert_cmpint(flush_page(c, hp, 0, 0, &found), ==, VIRTIO_TMEM_OK);
     g_assert_cmpint(flush_object(c, hp, 0, &found), ==, VIRTIO_TMEM_OK);
-    g_assert_cmpint(tmem_pool_flush(c, he, &found), ==, VIRTIO_TMEM_OK);
-    g_assert_cmpint(tmem_pool_destroy(c, he, &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_flush(c, he, &found), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpint(tmem_client_pool_destroy(c, he, &found), ==,
+                    VIRTIO_TMEM_OK);
     tmem_client_count_invalid(c);
 
     ci = cinfo(c);
@@ -1533,8 +1540,8 @@ static void p_flush_pool(Prop *r, unsigned ci, unsigned pi, bool destroy)
         maybe += m;
         sure += k;
     }
-    ret = destroy ? tmem_pool_destroy(pc->c, p->handle, &found)
-                  : tmem_pool_flush(pc->c, p->handle, &found);
+    ret = destroy ? tmem_client_pool_destroy(pc->c, p->handle, &found)
+                  : tmem_client_pool_flush(pc->c, p->handle, &found);
     plog(r, "%" PRIu64 ": %s c%u p%u%s -> %d found %u (model %u..%u)",
          r->op, destroy ? "destroy_pool" : "flush_pool", ci, pi,
          p->persistent ? "(pers)" : "", ret, found, sure, maybe);
@@ -1565,7 +1572,7 @@ static void p_flush_pool(Prop *r, unsigned ci, unsigned pi, bool destroy)
         pc->n.misses++;
         PCHECK(r, ret == VIRTIO_TMEM_NOPOOL, "get on destroyed pool: %d",
                ret);
-        ret = tmem_pool_new(pc->c, pers, &h);
+        ret = tmem_client_pool_new(pc->c, pers, &h);
         plog(r, "%" PRIu64 ": new_pool c%u%s -> %d handle 0x%x", r->op, ci,
              pers ? " pers" : "", ret, h);
         PCHECK(r, ret == VIRTIO_TMEM_OK, "new_pool returned %d", ret);
@@ -1669,7 +1676,8 @@ static void p_reset(Prop *r, unsigned ci)
         MPool *mp = &pc->pool[p];
         uint32_t h = 0;
 
-        PCHECK(r, tmem_pool_new(pc->c, mp->persistent, &h) == VIRTIO_TMEM_OK,
+        PCHECK(r, tmem_client_pool_new(pc->c, mp->persistent, &h) ==
+                  VIRTIO_TMEM_OK,
                "new_pool after reset");
         PCHECK(r, h == H(VIRTIO_TMEM_POOL_SLOT(mp->handle),
                          (uint16_t)(VIRTIO_TMEM_POOL_GEN(mp->handle) + 1)),
