@@ -250,10 +250,10 @@ static void test_hmp(void)
     g_assert_nonnull(strstr(out, "page states (MiB): stable="));
     g_assert_nonnull(strstr(out, "target: footprint 256 MiB"));
     g_assert_nonnull(strstr(out, "rate 65536 KiB/s"));
-    err = qtest_hmp(qts, "balloon_target sideways 256M");
+    err = qtest_hmp(qts, "balloon_set_target sideways 256M");
     g_assert_nonnull(strstr(err, "sideways"));
     /* a bare number is bytes, as the help says */
-    out = (g_free(out), qtest_hmp(qts, "balloon_target logical 268435456 "
+    out = (g_free(out), qtest_hmp(qts, "balloon_set_target logical 268435456 "
                                   "4096 134217728"));
     g_assert_cmpstr(out, ==, "");
     out = (g_free(out), qtest_hmp(qts, "info balloon"));
@@ -261,10 +261,10 @@ static void test_hmp(void)
     g_assert_nonnull(strstr(out, "rate 4 KiB/s"));
     g_assert_nonnull(strstr(out, "floor 128 MiB"));
     /* what it cannot read is refused, named as typed */
-    err = (g_free(err), qtest_hmp(qts, "balloon_target logical 256M+1"));
+    err = (g_free(err), qtest_hmp(qts, "balloon_set_target logical 256M+1"));
     g_assert_nonnull(strstr(err, "'target' must be a size in bytes"));
     g_assert_nonnull(strstr(err, "not '256M+1'"));
-    err = (g_free(err), qtest_hmp(qts, "balloon_target logical 256M -1"));
+    err = (g_free(err), qtest_hmp(qts, "balloon_set_target logical 256M -1"));
     g_assert_nonnull(strstr(err, "not '-1'"));
     qtest_quit(qts);
 }
