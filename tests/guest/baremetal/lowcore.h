@@ -35,6 +35,8 @@
 #define LC_PGM_NEST         0x280   /* 8: program-interruption nesting depth */
 #define LC_NESTED_PSW       0x290   /* 16: disabled wait for a nested pgm int */
 #define LC_BADSVC_PSW       0x2a0   /* 16: disabled wait for an unknown SVC */
+#define LC_RT_STACK         0x300   /* 8: another CPU's initial stack pointer */
+#define LC_RT_FN            0x308   /* 8: ... and the job it runs */
 
 /* PSW masks */
 #define RT_MASK_SUP         0x0000000180000000  /* 64-bit, all disabled */

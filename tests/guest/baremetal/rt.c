@@ -611,43 +611,52 @@ int rt_sigp(uint16_t cpu, unsigned order, uint64_t param, uint32_t *status)
 /* disabled-wait address of the other CPU after any interruption */
 #define RT_STOP_CPU 0xbad0c0
 
-/* The other CPU's prefix area and stack. */
-uint8_t rt_cpu_lowcore[8192] __attribute__((aligned(8192)));
-uint8_t rt_cpu_stack[16384] __attribute__((aligned(8)));
-static void (*volatile rt_cpu_fn)(void);
+/* The other CPUs' prefix areas and stacks: CPU n uses entry n - 1. */
+uint8_t rt_cpu_lowcore[RT_MAX_CPUS - 1][8192] __attribute__((aligned(8192)));
+uint8_t rt_cpu_stack[RT_MAX_CPUS - 1][16384] __attribute__((aligned(8)));
 void rt_cpu_entry(void);
-void rt_cpu_main(void);
+void rt_cpu_main(void (*fn)(void));
 
-/* Its restart entry: own stack, then rt_cpu_main(). */
+/*
+ * Their restart entry.  Real addresses below 8 KiB are the CPU's own
+ * prefix area, so each finds its stack and its job in its own lowcore.
+ */
 asm("   .text\n"
     "   .globl rt_cpu_entry\n"
     "rt_cpu_entry:\n"
-    "   larl  %r15,rt_cpu_stack+16384-160\n"
+    "   lg    %r15,0x300\n"             /* LC_RT_STACK */
     "   lghi  %r0,0\n"
     "   stg   %r0,0(%r15)\n"
+    "   lg    %r2,0x308\n"              /* LC_RT_FN */
     "   brasl %r14,rt_cpu_main\n"
     "0: j     0b\n");
 
-void rt_cpu_main(void)
+void rt_cpu_main(void (*fn)(void))
 {
     uint16_t self;
 
-    rt_cpu_fn();
+    fn();
     asm volatile("stap %0" : "=Q"(self));
     rt_sigp(self, SIGP_STOP, 0, NULL);
 }
 
 bool rt_cpu_start(uint16_t cpu, void (*fn)(void))
 {
-    static int prefixed = -1;
-    volatile uint64_t *lc = (volatile uint64_t *)rt_cpu_lowcore;
+    static bool prefixed[RT_MAX_CPUS];
+    volatile uint64_t *lc;
     uint32_t status = 0;
     int cc;
 
-    if (prefixed != cpu) {
+    if (cpu < 1 || cpu >= RT_MAX_CPUS) {
+        diag("rt_cpu_start: no CPU %u in this runtime (1 to %d)", cpu,
+             RT_MAX_CPUS - 1);
+        return false;
+    }
+    lc = (volatile uint64_t *)rt_cpu_lowcore[cpu - 1];
+    if (!prefixed[cpu]) {
         unsigned off;
 
-        memset(rt_cpu_lowcore, 0, sizeof(rt_cpu_lowcore));
+        memset(rt_cpu_lowcore[cpu - 1], 0, sizeof(rt_cpu_lowcore[0]));
         /* external, SVC, program, machine-check, I/O: disabled wait */
         for (off = LC_EXT_NEW; off <= LC_IO_NEW; off += 16) {
             lc[off / 8] = RT_MASK_WAIT;
@@ -655,15 +664,18 @@ bool rt_cpu_start(uint16_t cpu, void (*fn)(void))
         }
         lc[LC_RESTART_NEW / 8] = RT_MASK_SUP;
         lc[LC_RESTART_NEW / 8 + 1] = (uint64_t)rt_cpu_entry;
-        cc = rt_sigp(cpu, SIGP_SET_PREFIX, (uint64_t)rt_cpu_lowcore, &status);
+        lc[LC_RT_STACK / 8] = (uint64_t)rt_cpu_stack[cpu - 1] +
+                              sizeof(rt_cpu_stack[0]) - 160;
+        cc = rt_sigp(cpu, SIGP_SET_PREFIX, (uint64_t)rt_cpu_lowcore[cpu - 1],
+                     &status);
         if (cc) {
             diag("SIGP SET PREFIX to CPU %u: CC %d status 0x%x", cpu, cc,
                  status);
             return false;
         }
-        prefixed = cpu;
+        prefixed[cpu] = true;
     }
-    rt_cpu_fn = fn;
+    lc[LC_RT_FN / 8] = (uint64_t)fn;
     asm volatile("bcr 14,0" : : : "memory");
     cc = rt_sigp(cpu, SIGP_RESTART, 0, &status);
     if (cc) {

@@ -147,15 +147,21 @@ uint64_t rt_now_us(void);
  * Returns the CC; *status (may be NULL) gets the status for CC 1. */
 int rt_sigp(uint16_t cpu, unsigned order, uint64_t param, uint32_t *status);
 
+/* CPUs the runtime can run jobs on: 0 (the test) and 1 to RT_MAX_CPUS - 1. */
+#define RT_MAX_CPUS             4
+
 /*
- * Run fn() on the stopped CPU cpu (e.g. 1 with -smp 2): the first call
- * gives it its own prefix area (SIGP SET PREFIX), each call starts it with
- * SIGP RESTART on its own 16 KiB stack, in 64-bit supervisor state with
- * all interruptions disabled; any interruption stops it in a disabled
- * wait.  When fn returns, the CPU stops itself (SIGP STOP).  One such CPU
- * at a time.  Returns false (with a diagnostic) if SIGP failed.
+ * Run fn() on the stopped CPU cpu (1 to RT_MAX_CPUS - 1, e.g. 1 with
+ * -smp 2): the first call gives it its own prefix area (SIGP SET PREFIX),
+ * each call starts it with SIGP RESTART on its own 16 KiB stack, in 64-bit
+ * supervisor state with all interruptions disabled; any interruption stops
+ * it in a disabled wait.  When fn returns, the CPU stops itself (SIGP
+ * STOP).  Several CPUs may run at once.  Returns false (with a diagnostic)
+ * if SIGP failed.
  */
 bool rt_cpu_start(uint16_t cpu, void (*fn)(void));
+/* The prefix area of CPU n is rt_cpu_lowcore[n - 1]. */
+extern uint8_t rt_cpu_lowcore[RT_MAX_CPUS - 1][8192];
 /* Wait up to timeout_us until CPU cpu is stopped; false on timeout. */
 bool rt_cpu_wait_stopped(uint16_t cpu, uint64_t timeout_us);
 

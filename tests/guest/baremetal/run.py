@@ -25,6 +25,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 BASE_ARGS = ['-M', 's390-ccw-virtio', '-accel', 'tcg', '-nographic',
@@ -78,6 +79,35 @@ def find_tests(built, names):
     return tests
 
 
+class PeakRss:
+    """QEMU's peak RSS (VmHWM, KiB), sampled until stop()."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.peak = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self):
+        try:
+            with open('/proc/%d/status' % self.pid) as f:
+                for line in f:
+                    if line.startswith('VmHWM:'):
+                        self.peak = max(self.peak, int(line.split()[1]))
+        except OSError:
+            pass
+
+    def _run(self):
+        while not self.done.wait(0.2):
+            self._sample()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
 def run_one(qemu, built, name, timeout, extra, tap):
     elf = os.path.join(built, name + '.elf')
     log = os.path.join(built, name + '.log')
@@ -85,17 +115,24 @@ def run_one(qemu, built, name, timeout, extra, tap):
         tap.line(False, '%s: %s not found (not built?)' % (name, elf))
         return
     args = []
+    settings = {}
     argsfile = os.path.join(built, name + '.args')
     if os.path.exists(argsfile):
         with open(argsfile) as f:
             for line in f:
-                args += shlex.split(line)
+                if line.startswith('#run '):
+                    key, value = line.split()[1:3]
+                    settings[key] = int(value)
+                else:
+                    args += shlex.split(line)
     cmd = [qemu] + BASE_ARGS + ['-kernel', elf] + args + extra
+    timeout = max(timeout, settings.get('timeout', 0))
 
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    peak = PeakRss(proc.pid)
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -107,6 +144,7 @@ def run_one(qemu, built, name, timeout, extra, tap):
             pass
         out, err = proc.communicate()
     elapsed = time.monotonic() - start
+    peak_mib = peak.stop() // 1024
 
     with open(log, 'wb') as f:
         f.write(out)
@@ -141,6 +179,11 @@ def run_one(qemu, built, name, timeout, extra, tap):
                 STOPS.get(addr, 'unknown stop')))
     if bail:
         problems.append(bail)
+    if 'max-rss-mib' in settings:
+        # a TAP line of its own: QEMU's memory stays bounded
+        tap.line(peak_mib <= settings['max-rss-mib'],
+                 '%s: QEMU\'s peak RSS %d MiB is within %d MiB'
+                 % (name, peak_mib, settings['max-rss-mib']))
     if asserts == 0:
         problems.append('printed no assertion')
     elif plan is None and not timed_out and proc.returncode == 0:

@@ -29,7 +29,6 @@
 #define CPU1            1
 
 extern char __bss_end[];
-extern uint8_t rt_cpu_lowcore[];        /* CPU 1's prefix area (rt.c) */
 
 static void sync_mem(void)
 {
@@ -189,7 +188,7 @@ static void test_visibility(void)
 static void test_prefix(void)
 {
     static const unsigned orc[] = { 0, 0, 7, 0 };
-    uint64_t p = (uint64_t)rt_cpu_lowcore;
+    uint64_t p = (uint64_t)rt_cpu_lowcore[CPU1 - 1];   /* its prefix */
     uint64_t addr[] = { 0, p, 0x123, p + PAGE };
 
     /* volatile and pot. volatile pages are never released */
