@@ -55,7 +55,7 @@ sanitize-prep: check-prep
 
 check-sanitize: sanitize-prep
 	$(SANITIZE_ENV) $(PYTHON) scripts/check.py --build $(BUILD) \
-	    --qemu-build $(ASAN_BUILD) --levels unit,qtest,baremetal,linux \
+	    --qemu-build $(ASAN_BUILD) --levels unit,qtest,baremetal,stream-fuzz,linux \
 	    --linux-tests $(SANITIZE_LINUX)
 
 demo: build

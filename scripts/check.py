@@ -186,6 +186,13 @@ def main():
                    f'SECONDS={args.fuzz_seconds}', f'SRC={build}/src',
                    f'QBUILD={build}/qemu', f'O={build}/fuzz'],
                   logdir, parse=fuzz_line)
+    if 'stream-fuzz' in levels:
+        # mutated migration streams of our sections into this build's QEMU
+        run_level(totals, 'stream-fuzz',
+                  [py, os.path.join(top, 'tests', 'fuzz', 'stream-fuzz.py'),
+                   '--qemu', qemu, '--runs', '40',
+                   '--workdir', os.path.join(build, 'tests', 'stream-fuzz')],
+                  logdir, env=env)
     if 'linux' in levels:
         run_level(totals, 'linux',
                   [py, os.path.join(top, 'tests', 'guest', 'linux', 'run.py'),
