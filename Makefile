@@ -56,7 +56,7 @@ sanitize-prep: check-prep
 check-sanitize: sanitize-prep
 	$(SANITIZE_ENV) $(PYTHON) scripts/check.py --build $(BUILD) \
 	    --qemu-build $(ASAN_BUILD) --levels unit,qtest,baremetal,stream-fuzz,linux \
-	    --linux-tests $(SANITIZE_LINUX)
+	    --linux-tests $(SANITIZE_LINUX) --heavy
 
 demo: build
 	scripts/demo.sh $(QEMU_BUILD)/qemu-system-s390x

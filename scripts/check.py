@@ -128,8 +128,10 @@ def main():
                     'sanitizer leg names BUILD/asan)')
     ap.add_argument('--linux-tests', default='',
                     help='comma-separated Linux tests (default: all)')
-    ap.add_argument('--fuzz-seconds', type=int, default=5,
+    ap.add_argument('--fuzz-seconds', type=int, default=3,
                     help='seconds each fuzz target runs')
+    ap.add_argument('--heavy', action='store_true',
+                    help='also the bare-metal programs marked heavy')
     args = ap.parse_args()
 
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -177,7 +179,8 @@ def main():
     if 'baremetal' in levels:
         run_level(totals, 'baremetal',
                   [py, os.path.join(top, 'tests', 'guest', 'baremetal', 'run.py'),
-                   '--qemu', qemu, '--dir', os.path.join(build, 'tests', 'baremetal')],
+                   '--qemu', qemu, '--dir', os.path.join(build, 'tests', 'baremetal')] +
+                  (['--heavy'] if args.heavy else []),
                   logdir)
     if 'fuzz' in levels:
         # a short time-boxed run of every fuzz target: a finding fails it

@@ -108,7 +108,7 @@ class PeakRss:
         return self.peak
 
 
-def run_one(qemu, built, name, timeout, extra, tap):
+def run_one(qemu, built, name, timeout, extra, tap, heavy=False):
     elf = os.path.join(built, name + '.elf')
     log = os.path.join(built, name + '.log')
     if not os.path.exists(elf):
@@ -127,6 +127,10 @@ def run_one(qemu, built, name, timeout, extra, tap):
                     args += shlex.split(line)
     cmd = [qemu] + BASE_ARGS + ['-kernel', elf] + args + extra
     timeout = max(timeout, settings.get('timeout', 0))
+    if settings.get('heavy') and not heavy:
+        tap.line(True, '%s # SKIP heavy: run with --heavy (make check-sanitize)'
+                 % name)
+        return
 
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -214,6 +218,8 @@ def main():
                     help='seconds per program (default 30)')
     ap.add_argument('--qemu-args', default='',
                     help='extra QEMU arguments for every program')
+    ap.add_argument('--heavy', action='store_true',
+                    help='also run the programs marked heavy (minutes each)')
     ap.add_argument('tests', nargs='*', help='test names (default: all)')
     opts = ap.parse_args()
 
@@ -226,7 +232,8 @@ def main():
         tap.line(False, 'no test programs in %s' % built)
     for name in tests:
         run_one(opts.qemu, built, name, opts.timeout,
-                shlex.split(opts.qemu_args), tap)
+                shlex.split(opts.qemu_args), tap,
+                heavy=opts.heavy or name in opts.tests)
     print('1..%d' % tap.n)
     if tap.failed:
         print('# %d of %d failed' % (tap.failed, tap.n))

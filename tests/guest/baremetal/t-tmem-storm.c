@@ -11,6 +11,7 @@
  * qemu-args: -device virtio-tmem-ccw,pool=tp0,devno=fe.0.0005
  * timeout: 300
  * max-rss-mib: 512
+ * heavy: 1 (about 50 s: make check-sanitize runs it, make check skips it)
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
