@@ -43,7 +43,7 @@ check: check-prep
 # The sanitizer leg: its own build folder (about 10 minutes on 2 cores), our
 # unit tests and qtests, the bare-metal level and a few Linux tests.
 ASAN_BUILD := $(BUILD)/asan
-SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66:quarantine_size_mb=64:fast_unwind_on_malloc=0 \
+SANITIZE_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66:quarantine_size_mb=64 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=67 \
 	LSAN_OPTIONS=suppressions=$(abspath tests/sanitize/lsan.supp):print_suppressions=0
 SANITIZE_LINUX := cmma,diag10,balloon

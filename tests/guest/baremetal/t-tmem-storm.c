@@ -9,7 +9,7 @@
  *
  * qemu-args: -object tmem-pool,id=tp0,size=64M
  * qemu-args: -device virtio-tmem-ccw,pool=tp0,devno=fe.0.0005
- * timeout: 300
+ * timeout: 600
  * max-rss-mib: 512
  * heavy: 1 (about 50 s: make check-sanitize runs it, make check skips it)
  *
