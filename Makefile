@@ -27,9 +27,12 @@ build:
 	scripts/build.sh build $(BUILD)/src $(QEMU_BUILD) qemu-system-s390x \
 	    tools/cmmd/qemu-cmmd tools/cmmd/cmmstat
 
+# The Linux guests: Debian bookworm's 6.1 kernel and trixie's 6.12, each with our
+# modules (contrib/linux) built for it.
 guest-images:
 	scripts/deps.sh guest
 	scripts/guest-image.sh $(BUILD)/guest
+	scripts/guest-image.sh --suite trixie $(BUILD)/guest-trixie
 
 # Everything `make check` runs: the emulator, firmware, test programs and images.
 check-prep: build guest-images baseline

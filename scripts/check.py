@@ -200,6 +200,7 @@ def main():
         run_level(totals, 'linux',
                   [py, os.path.join(top, 'tests', 'guest', 'linux', 'run.py'),
                    '--qemu', qemu, '--images', os.path.join(build, 'guest'),
+                   '--images-trixie', os.path.join(build, 'guest-trixie'),
                    '--logdir', os.path.join(build, 'tests', 'linux')] +
                   [t for t in args.linux_tests.split(',') if t],
                   logdir, env=env)

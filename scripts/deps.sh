@@ -10,7 +10,9 @@ BUILD_PKGS="ninja-build libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
   python3-venv flex bison gcc-s390x-linux-gnu dpkg-dev xz-utils patch cpio pkg-config
   make gcc"
 TRIXIE_PKGS="meson python3-pycotap"
-GUEST_PKGS="cpio gzip xz-utils"
+# the guest's modules (scripts/guest-module.sh) and programs are built here; the
+# linux-kbuild programs need libelf, libssl and zlib
+GUEST_PKGS="cpio gzip xz-utils make gcc-s390x-linux-gnu libelf1 libssl3 zlib1g"
 BENCH_PKGS="gnuplot-nox"
 # libFuzzer comes with clang's runtime (tests/fuzz)
 FUZZ_PKGS="clang libclang-rt-dev"

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Run the Linux-guest tests and print TAP.
 
-usage: run.py --qemu PATH --images DIR [--logdir DIR] [TEST...]
+usage: run.py --qemu PATH --images DIR [--images-trixie DIR] [--logdir DIR] [TEST...]
 
 A test is a file test_NAME.py next to this one with a function run(t); TEST is NAME
 (or test_NAME, or test_NAME.py).  Every assertion prints one TAP line; the plan line
 comes last.  Exit status 0 iff all lines are ok.  Console and QMP traffic of each
-test goes to LOGDIR/NAME.log.
+test goes to LOGDIR/NAME.log.  --images holds the bookworm (6.1) guest kernel and
+its initramfs images, --images-trixie (default: the sibling DIR-trixie) trixie's
+6.12, both made by scripts/guest-image.sh; a test boots the latter with
+t.guest(images=t.images_trixie, ...).
 """
 
 import argparse
@@ -51,6 +54,7 @@ class TestContext:
         self.name = name
         self.qemu = args.qemu
         self.images = args.images
+        self.images_trixie = args.images_trixie
         self.logdir = args.logdir
         self.nguests = 0
         self.guests = []
@@ -60,10 +64,12 @@ class TestContext:
         suffix = "" if self.nguests == 1 else "-%d" % self.nguests
         return os.path.join(self.logdir, "%s%s.log" % (self.name, suffix))
 
-    def guest(self, **kw):
-        """A harness.Guest logging to LOGDIR/NAME.log; closed when the test ends."""
+    def guest(self, images=None, **kw):
+        """A harness.Guest logging to LOGDIR/NAME.log; closed when the test ends.
+
+        images: the folder of kernel and initramfs (default self.images)."""
         kw.setdefault("log", self.log_path())
-        g = harness.Guest(self.qemu, self.images, **kw)
+        g = harness.Guest(self.qemu, images or self.images, **kw)
         self.guests.append(g)
         return g
 
@@ -111,11 +117,13 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--qemu", default=os.path.join(ROOT, "build/qemu/qemu-system-s390x"))
     ap.add_argument("--images", default=os.path.join(ROOT, "build/guest"))
+    ap.add_argument("--images-trixie", help="default: IMAGES-trixie")
     ap.add_argument("--logdir", default=os.path.join(ROOT, "build/tests/linux"))
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
     args.qemu = os.path.abspath(args.qemu)
     args.images = os.path.abspath(args.images)
+    args.images_trixie = os.path.abspath(args.images_trixie or args.images + "-trixie")
     os.makedirs(args.logdir, exist_ok=True)
 
     tap = Tap()

@@ -49,7 +49,7 @@ def one(t, label, hog_mib, min_swapped_mib):
     rc, out = src.cmd("insmod $(find /lib/modules -name virtio_tmem.ko) && "
                       "mkswap /dev/tmemswap0 >/dev/null && swapon -d /dev/tmemswap0 && "
                       "mkfifo /tmp/go && (memhog %d hold /tmp/go 23 > /tmp/hog 2>&1; "
-                      "echo \"exit $?\" >> /tmp/hog) &" % hog_mib)
+                      "echo \"exit $?\" >> /tmp/hog) & :" % hog_mib)
     t.require(rc == 0, "%s: swap on /dev/tmemswap0 and a %d MiB hog start" % (label, hog_mib),
               "\n".join(out))
     out = wait_for(src, "/tmp/hog", "filled", HOG_TIMEOUT)

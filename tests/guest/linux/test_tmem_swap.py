@@ -56,7 +56,7 @@ def sysfs(g, name, dev="tmemswap0"):
 
 def start_hog(g, mib, rounds, seed, log):
     """Run memhog in the background; its output goes to LOG."""
-    rc, out = g.cmd("(memhog %d %s %d > %s 2>&1; echo \"exit $?\" >> %s) &"
+    rc, out = g.cmd("(memhog %d %s %d > %s 2>&1; echo \"exit $?\" >> %s) & :"
                     % (mib, rounds, seed, log, log))
     return rc == 0
 
@@ -113,7 +113,7 @@ def run_guest(t, label, images, disk):
     # ---- persistent swap ---------------------------------------------------------
     rc, out = g.cmd("mkswap /dev/tmemswap0 >/dev/null && swapon -d /dev/tmemswap0 && "
                     "mkfifo /tmp/go && "
-                    "(memhog %d hold /tmp/go 7 > /tmp/hog1 2>&1; echo \"exit $?\" >> /tmp/hog1) &"
+                    "(memhog %d hold /tmp/go 7 > /tmp/hog1 2>&1; echo \"exit $?\" >> /tmp/hog1) & :"
                     % HOG_MIB)
     t.require(rc == 0, "%s: mkswap, swapon and a %d MiB hog start" % (label, HOG_MIB),
               "\n".join(out))
