@@ -81,16 +81,20 @@ void tmem_pool_detach(TmemPool *pool, DeviceState *dev)
     }
 }
 
-char *tmem_pool_client_name(TmemPoolClient *pc)
+char *tmem_pool_dev_name(DeviceState *dev)
 {
-    DeviceState *proxy = pc->dev->parent_bus ?
-                         pc->dev->parent_bus->parent : NULL;
-    DeviceState *named = proxy ? proxy : pc->dev;
+    DeviceState *proxy = dev->parent_bus ? dev->parent_bus->parent : NULL;
+    DeviceState *named = proxy ? proxy : dev;
 
     if (named->id) {
         return g_strdup(named->id);
     }
     return object_get_canonical_path(OBJECT(named));
+}
+
+char *tmem_pool_client_name(TmemPoolClient *pc)
+{
+    return tmem_pool_dev_name(pc->dev);
 }
 
 typedef struct FindClient {

@@ -15,6 +15,8 @@
 
 #include "qemu/osdep.h"
 #include <sys/mman.h>
+#include "qemu/atomic.h"
+#include "qemu/bitmap.h"
 #include "qemu/host-utils.h"
 #include "qemu/queue.h"
 #include "system/tmem-store.h"
@@ -22,9 +24,12 @@
 #define NIL             0u
 #define CHUNK_PAGES     512     /* data is given back in 2 MiB chunks */
 #define ENT_EPH         1u
+#define ENT_SENT        2u      /* persistent, tracked: a copy sent */
+#define ENT_QUEUED      4u      /* persistent, tracked: on the send queue */
 
 typedef struct TmemEntry {
-    uint32_t lru_prev, lru_next;    /* client LRU, ephemeral pages only */
+    /* ephemeral pages: the client's LRU; persistent: its send queue */
+    uint32_t lru_prev, lru_next;
     uint32_t obj;
     uint32_t obj_prev, obj_next;    /* pages of the object */
     uint32_t hnext;                 /* hash chain, or free list */
@@ -54,6 +59,26 @@ typedef struct TmemSlot {
     TmemList objs;
 } TmemSlot;
 
+/* What the destination of a migration was last told about a slot. */
+typedef struct TmemSentSlot {
+    bool valid;
+    uint8_t kind;
+    uint16_t gen;
+    uint32_t gid;
+} TmemSentSlot;
+
+/* Migration while the guest runs: see tmem_track_start(). */
+typedef struct TmemTrack {
+    bool on;
+    TmemList sendq;                 /* persistent pages due, oldest last */
+    uint64_t queued;                /* pages on sendq (read atomically) */
+    GArray *flushq;                 /* TmemTrackRecord, in order */
+    unsigned flush_head;            /* first record of flushq not taken */
+    uint64_t flushes;               /* records due in flushq (atomically) */
+    unsigned long *obj_sent;        /* objects with a page on the dest. */
+    TmemSentSlot slots[TMEM_MAX_POOLS];
+} TmemTrack;
+
 struct TmemClient {
     TmemStore *s;
     QTAILQ_ENTRY(TmemClient) next;
@@ -66,6 +91,7 @@ struct TmemClient {
     uint64_t eph_pages, pers_pages, objects, dead_pages, bytes;
     TmemSlot slots[TMEM_MAX_POOLS];
     TmemCounters c;
+    TmemTrack track;
 };
 
 struct TmemStore {
@@ -262,36 +288,45 @@ void tmem_store_trim(TmemStore *s)
 
 /* ---- lists -------------------------------------------------------------- */
 
-static void lru_unlink(TmemClient *c, uint32_t e)
+/* Page lists through lru_prev/lru_next: the LRU, or the send queue. */
+static void elist_unlink(TmemStore *s, TmemList *l, uint32_t e)
 {
-    TmemEntry *ents = c->s->ents;
-    TmemEntry *x = &ents[e];
+    TmemEntry *x = &s->ents[e];
 
     if (x->lru_prev) {
-        ents[x->lru_prev].lru_next = x->lru_next;
+        s->ents[x->lru_prev].lru_next = x->lru_next;
     } else {
-        c->lru.head = x->lru_next;
+        l->head = x->lru_next;
     }
     if (x->lru_next) {
-        ents[x->lru_next].lru_prev = x->lru_prev;
+        s->ents[x->lru_next].lru_prev = x->lru_prev;
     } else {
-        c->lru.tail = x->lru_prev;
+        l->tail = x->lru_prev;
     }
     x->lru_prev = x->lru_next = NIL;
 }
 
+/* New pages go to the head; the tail is the oldest. */
+static void elist_push_head(TmemStore *s, TmemList *l, uint32_t e)
+{
+    s->ents[e].lru_prev = NIL;
+    s->ents[e].lru_next = l->head;
+    if (l->head) {
+        s->ents[l->head].lru_prev = e;
+    } else {
+        l->tail = e;
+    }
+    l->head = e;
+}
+
+static void lru_unlink(TmemClient *c, uint32_t e)
+{
+    elist_unlink(c->s, &c->lru, e);
+}
+
 static void lru_push(TmemClient *c, uint32_t e)
 {
-    TmemEntry *ents = c->s->ents;
-
-    ents[e].lru_prev = NIL;
-    ents[e].lru_next = c->lru.head;
-    if (c->lru.head) {
-        ents[c->lru.head].lru_prev = e;
-    } else {
-        c->lru.tail = e;
-    }
-    c->lru.head = e;
+    elist_push_head(c->s, &c->lru, e);
 }
 
 static void olist_unlink(TmemStore *s, TmemList *l, uint32_t o)
@@ -385,6 +420,62 @@ static void ent_unhash(TmemStore *s, uint32_t e)
     *p = s->ents[e].hnext;
 }
 
+/* ---- migration tracking: what changes make due -------------------------- */
+
+/* Pages the take skips per call at most (flushed ones left on the queue). */
+#define TRACK_SKIP_MAX  4096
+
+static void track_flush(TmemClient *c, uint8_t type, TmemSlot *sl,
+                        const TmemOid *oid, uint32_t index)
+{
+    TmemTrackRecord r = {
+        .type = type, .slot = sl - c->slots, .oid = *oid, .index = index,
+    };
+
+    g_array_append_val(c->track.flushq, r);
+    qatomic_set(&c->track.flushes, c->track.flushes + 1);
+}
+
+/*
+ * A persistent page is new or has new content: send it (again).  A page
+ * whose older copy the destination has keeps ENT_SENT: a flush before the
+ * new copy goes out must still reach it.
+ */
+static void track_dirty(TmemClient *c, uint32_t e)
+{
+    TmemEntry *x = &c->s->ents[e];
+
+    if (!(x->flags & ENT_QUEUED)) {
+        x->flags |= ENT_QUEUED;
+        elist_push_head(c->s, &c->track.sendq, e);
+        qatomic_set(&c->track.queued, c->track.queued + 1);
+    }
+}
+
+static void track_unqueue(TmemClient *c, uint32_t e)
+{
+    c->s->ents[e].flags &= ~ENT_QUEUED;
+    elist_unlink(c->s, &c->track.sendq, e);
+    qatomic_set(&c->track.queued, c->track.queued - 1);
+}
+
+/*
+ * A persistent page goes away.  sl is its live slot, NULL once its object
+ * or pool was flushed: the object's or the slot's record covers it then.
+ */
+static void track_drop(TmemClient *c, TmemSlot *sl, uint32_t e)
+{
+    TmemEntry *x = &c->s->ents[e];
+
+    if (x->flags & ENT_QUEUED) {
+        track_unqueue(c, e);
+    }
+    if ((x->flags & ENT_SENT) && sl) {
+        track_flush(c, TMEM_TRACK_FLUSH_PAGE, sl, &c->s->objs[x->obj].oid,
+                    x->index);
+    }
+}
+
 /* ---- freeing ------------------------------------------------------------ */
 
 static void charge(TmemClient *c, int64_t bytes)
@@ -398,6 +489,9 @@ static void obj_release(TmemClient *c, uint32_t o)
 {
     TmemStore *s = c->s;
 
+    if (c->track.on) {
+        clear_bit(o, c->track.obj_sent);
+    }
     s->objs[o].hnext = s->obj_free;
     s->obj_free = o;
     s->objects--;
@@ -425,6 +519,9 @@ static void page_drop(TmemClient *c, uint32_t e)
     TmemObj *ob = &s->objs[o];
     TmemSlot *sl = slot_of_gid(c, ob->gid);
 
+    if (c->track.on && !(x->flags & ENT_EPH)) {
+        track_drop(c, sl, e);
+    }
     ent_unhash(s, e);
     if (x->flags & ENT_EPH) {
         lru_unlink(c, e);
@@ -498,6 +595,11 @@ static uint32_t obj_kill(TmemClient *c, TmemSlot *sl, uint32_t o)
         }
         return n;
     }
+    /* the pages are reaped later, without a slot: say it for all of them */
+    if (c->track.on && sl->persistent && test_bit(o, c->track.obj_sent)) {
+        track_flush(c, TMEM_TRACK_FLUSH_OBJECT, sl, &s->objs[o].oid, 0);
+        clear_bit(o, c->track.obj_sent);
+    }
     obj_unhash(s, o);
     s->objs[o].gid = 0;
     olist_unlink(s, &sl->objs, o);
@@ -542,17 +644,18 @@ static void evict_one(TmemClient *c)
 
 /*
  * Make room for need bytes for client c: first within its cap (its own
- * flushed pages, then its own oldest ephemeral pages), then within the
- * store (anyone's flushed pages, then the oldest ephemeral pages of the
- * client with most pages per weight).  Each round frees at least one page,
- * and need is at most a page and an object, so this is bounded.
+ * flushed pages, then its own oldest ephemeral pages) unless within_cap
+ * is false, then within the store (anyone's flushed pages, then the
+ * oldest ephemeral pages of the client with most pages per weight).  Each
+ * round frees at least one page, and need is at most a page and an
+ * object, so this is bounded.
  */
-static bool make_room(TmemClient *c, uint64_t need)
+static bool make_room(TmemClient *c, uint64_t need, bool within_cap)
 {
     TmemStore *s = c->s;
     uint64_t cap = c->cap ? c->cap : s->size;
 
-    while (c->bytes + need > cap) {
+    while (within_cap && c->bytes + need > cap) {
         if (c->dead.head) {
             reap_client(c, 1);
         } else if (c->lru.tail) {
@@ -620,6 +723,9 @@ void tmem_client_free(TmemClient *c)
     if (!c) {
         return;
     }
+    if (c->track.on) {
+        tmem_track_stop(c);
+    }
     tmem_client_reset(c);
     assert(c->bytes == 0);
     QTAILQ_REMOVE(&c->s->clients, c, next);
@@ -636,7 +742,7 @@ void tmem_client_set_cap(TmemClient *c, uint64_t cap)
 {
     c->cap = cap;
     /* shrink at once: ephemeral pages first, persistent pages stay */
-    make_room(c, 0);
+    make_room(c, 0, true);
 }
 
 void tmem_client_set_frozen(TmemClient *c, bool frozen)
@@ -832,7 +938,7 @@ static int put_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
     }
     o = obj_find(s, sl->gid, oid);
     e = o ? ent_find(s, o, index) : NIL;
-    if (c->frozen) {
+    if (c->frozen && !restore) {
         /* never leave an older copy readable after a refused put */
         if (e) {
             page_drop(c, e);
@@ -845,6 +951,8 @@ static int put_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
         if (!sl->persistent) {
             lru_unlink(c, e);
             lru_push(c, e);
+        } else if (c->track.on) {
+            track_dirty(c, e);
         }
         c->c.puts_ok++;
         c->c.puts_replaced++;
@@ -855,10 +963,11 @@ static int put_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
         c->c.puts_nospace++;
         return VIRTIO_TMEM_NOSPACE;
     }
-    if (!make_room(c, tmem_page_cost() + (o ? 0 : tmem_object_cost())) ||
+    if (!make_room(c, tmem_page_cost() + (o ? 0 : tmem_object_cost()),
+                   !restore) ||
         /* eviction may have freed the object we looked up */
         (o && !obj_find(s, sl->gid, oid) &&
-         !make_room(c, tmem_page_cost() + tmem_object_cost()))) {
+         !make_room(c, tmem_page_cost() + tmem_object_cost(), !restore))) {
         c->c.puts_nospace++;
         return VIRTIO_TMEM_NOSPACE;
     }
@@ -894,6 +1003,9 @@ static int put_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
     memcpy(ent_data(s, e), page, TMEM_PAGE_SIZE);
     if (sl->persistent) {
         c->pers_pages++;
+        if (c->track.on) {
+            track_dirty(c, e);
+        }
     } else {
         lru_push(c, e);
         c->eph_pages++;
@@ -997,8 +1109,11 @@ uint64_t tmem_client_count_persistent(TmemClient *c)
     return live_pages(c, true);
 }
 
-void tmem_client_foreach_persistent(TmemClient *c, TmemPageFn fn,
-                                    void *opaque)
+typedef void (*TmemEntFn)(TmemClient *c, unsigned slot, uint32_t e,
+                          void *opaque);
+
+/* Call fn for every live persistent page of the client. */
+static void foreach_persistent_ent(TmemClient *c, TmemEntFn fn, void *opaque)
 {
     TmemStore *s = c->s;
 
@@ -1010,11 +1125,33 @@ void tmem_client_foreach_persistent(TmemClient *c, TmemPageFn fn,
         }
         for (uint32_t o = sl->objs.head; o; o = s->objs[o].next) {
             for (uint32_t e = s->objs[o].first; e; e = s->ents[e].obj_next) {
-                fn(opaque, i, &s->objs[o].oid, s->ents[e].index,
-                   ent_data(s, e));
+                fn(c, i, e, opaque);
             }
         }
     }
+}
+
+typedef struct PageFnArgs {
+    TmemPageFn fn;
+    void *opaque;
+} PageFnArgs;
+
+static void call_page_fn(TmemClient *c, unsigned slot, uint32_t e,
+                         void *opaque)
+{
+    PageFnArgs *a = opaque;
+    TmemStore *s = c->s;
+
+    a->fn(a->opaque, slot, &s->objs[s->ents[e].obj].oid, s->ents[e].index,
+          ent_data(s, e));
+}
+
+void tmem_client_foreach_persistent(TmemClient *c, TmemPageFn fn,
+                                    void *opaque)
+{
+    PageFnArgs a = { fn, opaque };
+
+    foreach_persistent_ent(c, call_page_fn, &a);
 }
 
 int tmem_client_slot_kind(TmemClient *c, unsigned slot)
@@ -1047,4 +1184,166 @@ void tmem_client_set_slot(TmemClient *c, unsigned slot, int kind,
 void tmem_client_set_epoch(TmemClient *c, uint32_t epoch)
 {
     c->epoch = epoch;
+}
+
+/* ---- migration while the guest runs ------------------------------------- */
+
+static void track_queue_anew(TmemClient *c, unsigned slot, uint32_t e,
+                             void *opaque)
+{
+    /* what an earlier migration sent does not count */
+    c->s->ents[e].flags &= ~(ENT_SENT | ENT_QUEUED);
+    track_dirty(c, e);
+}
+
+void tmem_track_start(TmemClient *c)
+{
+    TmemTrack *t = &c->track;
+
+    assert(!t->on);
+    memset(t, 0, sizeof(*t));
+    t->on = true;
+    t->flushq = g_array_new(false, false, sizeof(TmemTrackRecord));
+    t->obj_sent = bitmap_new(c->s->max + 1);
+    foreach_persistent_ent(c, track_queue_anew, NULL);
+}
+
+void tmem_track_stop(TmemClient *c)
+{
+    TmemStore *s = c->s;
+    TmemTrack *t = &c->track;
+    uint32_t e, next;
+
+    assert(t->on);
+    /* flags left on pages no longer queued are ignored until a restart */
+    for (e = t->sendq.head; e; e = next) {
+        next = s->ents[e].lru_next;
+        s->ents[e].flags &= ~ENT_QUEUED;
+        s->ents[e].lru_prev = s->ents[e].lru_next = NIL;
+    }
+    g_array_free(t->flushq, true);
+    g_free(t->obj_sent);
+    memset(t, 0, sizeof(*t));
+}
+
+void tmem_track_pending(TmemClient *c, uint64_t *pages, uint64_t *records)
+{
+    *pages = qatomic_read(&c->track.queued);
+    *records = qatomic_read(&c->track.flushes);
+}
+
+static TmemSentSlot slot_now(TmemClient *c, unsigned i)
+{
+    TmemSlot *sl = &c->slots[i];
+
+    return (TmemSentSlot) {
+        .valid = true, .kind = tmem_client_slot_kind(c, i), .gen = sl->gen,
+        .gid = sl->in_use ? sl->gid : 0,
+    };
+}
+
+static bool slot_sent(const TmemSentSlot *a, const TmemSentSlot *b)
+{
+    return a->valid && b->valid && a->kind == b->kind && a->gen == b->gen &&
+           a->gid == b->gid;
+}
+
+bool tmem_track_take(TmemClient *c, TmemTrackRecord *rec, uint8_t *data,
+                     unsigned max, unsigned *n)
+{
+    TmemStore *s = c->s;
+    TmemTrack *t = &c->track;
+    unsigned k = 0, skipped = 0, i;
+
+    assert(t->on);
+    for (i = 0; i < TMEM_MAX_POOLS && k < max; i++) {
+        TmemSentSlot now = slot_now(c, i);
+
+        if (!slot_sent(&now, &t->slots[i])) {
+            t->slots[i] = now;
+            rec[k++] = (TmemTrackRecord) {
+                .type = TMEM_TRACK_SLOT, .slot = i, .slot_kind = now.kind,
+                .gen = now.gen,
+            };
+        }
+    }
+    while (k < max && t->flush_head < t->flushq->len) {
+        rec[k++] = g_array_index(t->flushq, TmemTrackRecord, t->flush_head++);
+        qatomic_set(&t->flushes, t->flushes - 1);
+    }
+    if (t->flush_head == t->flushq->len) {
+        g_array_set_size(t->flushq, 0);
+        t->flush_head = 0;
+    }
+    /* a page goes only after every slot and flush record queued before it */
+    while (i == TMEM_MAX_POOLS && !t->flushq->len && k < max &&
+           t->sendq.tail && skipped < TRACK_SKIP_MAX) {
+        uint32_t e = t->sendq.tail;
+        TmemEntry *x = &s->ents[e];
+        TmemSlot *sl = slot_of_gid(c, s->objs[x->obj].gid);
+
+        track_unqueue(c, e);
+        if (!sl) {
+            skipped++;
+            continue;
+        }
+        x->flags |= ENT_SENT;
+        set_bit(x->obj, t->obj_sent);
+        rec[k] = (TmemTrackRecord) {
+            .type = TMEM_TRACK_PAGE, .slot = sl - c->slots,
+            .oid = s->objs[x->obj].oid, .index = x->index,
+        };
+        memcpy(data + (size_t)k * TMEM_PAGE_SIZE, ent_data(s, e),
+               TMEM_PAGE_SIZE);
+        k++;
+    }
+    *n = k;
+    return i < TMEM_MAX_POOLS || t->flushq->len || t->sendq.head;
+}
+
+int tmem_track_apply(TmemClient *c, const TmemTrackRecord *r,
+                     const void *data)
+{
+    TmemStore *s = c->s;
+    TmemSlot *sl;
+    uint32_t o, e;
+
+    if (r->slot >= TMEM_MAX_POOLS) {
+        return VIRTIO_TMEM_INVALID;
+    }
+    sl = &c->slots[r->slot];
+    switch (r->type) {
+    case TMEM_TRACK_SLOT:
+        if (r->slot_kind > TMEM_SLOT_PERSISTENT) {
+            return VIRTIO_TMEM_INVALID;
+        }
+        if (sl->in_use) {
+            /* the reaper frees what the old pool held */
+            slot_empty(c, sl);
+            sl->in_use = false;
+        }
+        tmem_client_set_slot(c, r->slot, r->slot_kind, r->gen);
+        return VIRTIO_TMEM_OK;
+    case TMEM_TRACK_FLUSH_PAGE:
+        o = sl->in_use ? obj_find(s, sl->gid, &r->oid) : NIL;
+        e = o ? ent_find(s, o, r->index) : NIL;
+        if (e) {
+            page_drop(c, e);
+        }
+        return VIRTIO_TMEM_OK;
+    case TMEM_TRACK_FLUSH_OBJECT:
+        o = sl->in_use ? obj_find(s, sl->gid, &r->oid) : NIL;
+        if (o) {
+            obj_kill(c, sl, o);
+        }
+        return VIRTIO_TMEM_OK;
+    case TMEM_TRACK_PAGE:
+        if (!sl->in_use || !sl->persistent) {
+            return VIRTIO_TMEM_INVALID;
+        }
+        return tmem_restore_page(c, VIRTIO_TMEM_POOL_HANDLE(r->slot, sl->gen),
+                                 &r->oid, r->index, data);
+    default:
+        return VIRTIO_TMEM_INVALID;
+    }
 }

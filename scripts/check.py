@@ -144,6 +144,9 @@ def main():
     totals = Totals()
     env = dict(os.environ, QTEST_QEMU_BINARY=qemu,
                CMM_BAREMETAL_DIR=os.path.join(build, 'tests', 'baremetal'))
+    qemu_img = os.path.join(qemu_build, 'qemu-img')
+    if os.path.exists(qemu_img):
+        env['QTEST_QEMU_IMG'] = qemu_img       # for snapshot tests, as meson sets it
     upstream = os.path.join(build, 'baseline', 'qemu-system-s390x')
     if os.path.exists(upstream):
         env['CMM_QEMU_UPSTREAM'] = upstream    # for migration compatibility tests

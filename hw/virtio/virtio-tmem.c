@@ -26,7 +26,6 @@
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-tmem.h"
 #include "hw/virtio/tmem-request.h"
-#include "migration/qemu-file-types.h"
 #include "migration/vmstate.h"
 #include "trace.h"
 
@@ -292,6 +291,7 @@ static void virtio_tmem_realize(DeviceState *dev, Error **errp)
     virtio_init(vdev, VIRTIO_ID_TMEM, sizeof(struct virtio_tmem_config));
     t->vq = virtio_add_queue(vdev, VIRTIO_TMEM_QUEUE_SIZE,
                              virtio_tmem_handle);
+    virtio_tmem_migration_realize(t);
 }
 
 static void virtio_tmem_unrealize(DeviceState *dev)
@@ -299,6 +299,7 @@ static void virtio_tmem_unrealize(DeviceState *dev)
     VirtIODevice *vdev = VIRTIO_DEVICE(dev);
     VirtIOTmem *t = VIRTIO_TMEM(dev);
 
+    virtio_tmem_migration_unrealize(t);
     virtio_delete_queue(t->vq);
     virtio_cleanup(vdev);
     tmem_pool_detach(t->pool, dev);
@@ -306,122 +307,6 @@ static void virtio_tmem_unrealize(DeviceState *dev)
     g_free(t->rbuf);
     g_free(t->wbuf);
 }
-
-/* ---- migration ---------------------------------------------------------- */
-
-/*
- * Pool slots (with their generations, so no stale handle can hit a
- * recreated pool) and persistent pages travel; ephemeral pages do not:
- * the destination starts them empty, which the guest sees as misses.
- */
-static void put_page(void *opaque, unsigned slot, const TmemOid *oid,
-                     uint32_t index, const void *data)
-{
-    QEMUFile *f = opaque;
-
-    qemu_put_byte(f, slot);
-    qemu_put_be64(f, oid->v[0]);
-    qemu_put_be64(f, oid->v[1]);
-    qemu_put_be64(f, oid->v[2]);
-    qemu_put_be32(f, index);
-    qemu_put_buffer(f, data, VIRTIO_TMEM_PAGE_SIZE);
-}
-
-static int tmem_content_put(QEMUFile *f, void *pv, size_t size,
-                            const VMStateField *field, JSONWriter *vmdesc)
-{
-    VirtIOTmem *t = pv;
-    uint64_t n = tmem_client_count_persistent(t->client);
-
-    qemu_put_be32(f, tmem_client_epoch(t->client));
-    for (unsigned i = 0; i < VIRTIO_TMEM_MAX_POOLS; i++) {
-        int kind = tmem_client_slot_kind(t->client, i);
-
-        qemu_put_byte(f, kind);
-        qemu_put_be16(f, tmem_client_slot_gen(t->client, i));
-    }
-    qemu_put_be64(f, n);
-    tmem_client_foreach_persistent(t->client, put_page, f);
-    trace_virtio_tmem_save(t, n);
-    return 0;
-}
-
-static int tmem_content_get(QEMUFile *f, void *pv, size_t size,
-                            const VMStateField *field)
-{
-    VirtIOTmem *t = pv;
-    g_autofree uint8_t *page = g_malloc(VIRTIO_TMEM_PAGE_SIZE);
-    uint32_t epoch = qemu_get_be32(f);
-    uint64_t n;
-
-    tmem_client_reset(t->client);
-    for (unsigned i = 0; i < VIRTIO_TMEM_MAX_POOLS; i++) {
-        int kind = qemu_get_byte(f);
-        uint16_t gen = qemu_get_be16(f);
-
-        if (kind > TMEM_SLOT_PERSISTENT) {
-            error_report("virtio-tmem: bad pool slot %u kind %d", i, kind);
-            return -EINVAL;
-        }
-        tmem_client_set_slot(t->client, i, kind, gen);
-    }
-    n = qemu_get_be64(f);
-    for (uint64_t k = 0; k < n; k++) {
-        unsigned slot = qemu_get_byte(f);
-        TmemOid oid;
-        uint32_t index;
-        int ret;
-
-        oid.v[0] = qemu_get_be64(f);
-        oid.v[1] = qemu_get_be64(f);
-        oid.v[2] = qemu_get_be64(f);
-        index = qemu_get_be32(f);
-        qemu_get_buffer(f, page, VIRTIO_TMEM_PAGE_SIZE);
-        if (qemu_file_get_error(f)) {
-            return qemu_file_get_error(f);
-        }
-        if (slot >= VIRTIO_TMEM_MAX_POOLS ||
-            tmem_client_slot_kind(t->client, slot) != TMEM_SLOT_PERSISTENT) {
-            error_report("virtio-tmem: persistent page for pool slot %u, "
-                         "which is not a persistent pool", slot);
-            return -EINVAL;
-        }
-        ret = tmem_restore_page(t->client,
-                       VIRTIO_TMEM_POOL_HANDLE(slot,
-                           tmem_client_slot_gen(t->client, slot)),
-                       &oid, index, page);
-        if (ret != VIRTIO_TMEM_OK) {
-            error_report("virtio-tmem: no room for persistent page %" PRIu64
-                         " of %" PRIu64 " in tmem-pool (status %d)", k, n,
-                         ret);
-            return -ENOSPC;
-        }
-    }
-    /* ephemeral content was left behind: the guest may notice */
-    tmem_client_set_epoch(t->client, epoch + 1);
-    trace_virtio_tmem_load(t, n);
-    return 0;
-}
-
-static const VMStateInfo vmstate_info_tmem_content = {
-    .name = "virtio-tmem-content",
-    .get = tmem_content_get,
-    .put = tmem_content_put,
-};
-
-static const VMStateDescription vmstate_virtio_tmem_device = {
-    .name = "virtio-tmem-device",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        {
-            .name = "content",
-            .info = &vmstate_info_tmem_content,
-            .flags = VMS_SINGLE,
-        },
-        VMSTATE_END_OF_LIST()
-    },
-};
 
 static const VMStateDescription vmstate_virtio_tmem = {
     .name = "virtio-tmem",

@@ -42,6 +42,7 @@ void tmem_pool_detach(TmemPool *pool, DeviceState *dev);
 void tmem_pool_schedule_reap(TmemPool *pool);
 /* The name QMP uses for a client: its transport's id, else its path. */
 char *tmem_pool_client_name(TmemPoolClient *pc);
+char *tmem_pool_dev_name(DeviceState *dev);
 /* Find a client by that name over all pools; NULL sets errp. */
 TmemPoolClient *tmem_pool_find_client(const char *name, TmemPool **pool,
                                       Error **errp);

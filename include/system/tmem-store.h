@@ -110,7 +110,11 @@ int tmem_client_pool_destroy(TmemClient *c, uint32_t handle, uint32_t *found);
 int tmem_client_pool_flush(TmemClient *c, uint32_t handle, uint32_t *found);
 int tmem_put(TmemClient *c, uint32_t handle, const TmemOid *oid,
              uint32_t index, const void *page);
-/* A persistent page from a migration stream: no fair-share limit. */
+/*
+ * A persistent page from a migration stream: the source held it, so
+ * neither the fair share, nor the cap, nor a freeze refuses it; only the
+ * store's size does.
+ */
 int tmem_restore_page(TmemClient *c, uint32_t handle, const TmemOid *oid,
                       uint32_t index, const void *page);
 int tmem_get(TmemClient *c, uint32_t handle, const TmemOid *oid,
@@ -137,5 +141,58 @@ uint16_t tmem_client_slot_gen(TmemClient *c, unsigned slot);
 void tmem_client_set_slot(TmemClient *c, unsigned slot, int kind,
                           uint16_t gen);
 void tmem_client_set_epoch(TmemClient *c, uint32_t epoch);
+
+/*
+ * Migration of persistent pages while the guest runs.
+ *
+ * Once tracking starts, every pool slot and every persistent page is due
+ * to be sent.  A PUT to a page already sent makes it due again; a flush of
+ * a page sent (one page, or an object that had pages sent) queues a flush
+ * record; a pool flushed, destroyed or created sends its slot again.
+ * tmem_track_take() hands out what is due in the order the destination
+ * must apply it with tmem_track_apply(): slots, then flushes, then pages.
+ *
+ * Memory: a bitmap of one bit per possible object while tracking, and one
+ * record (40 bytes) per flush of something already sent, freed as
+ * the records are taken.  Ephemeral pages are never tracked.
+ */
+enum {
+    TMEM_TRACK_SLOT = 1,        /* reset the slot to slot_kind/gen, empty */
+    TMEM_TRACK_FLUSH_PAGE,
+    TMEM_TRACK_FLUSH_OBJECT,
+    TMEM_TRACK_PAGE,            /* with the page's data */
+};
+
+typedef struct TmemTrackRecord {
+    uint8_t type;               /* TMEM_TRACK_* */
+    uint8_t slot;
+    uint8_t slot_kind;          /* SLOT: TMEM_SLOT_* */
+    uint16_t gen;               /* SLOT */
+    uint32_t index;             /* FLUSH_PAGE, PAGE */
+    TmemOid oid;                /* FLUSH_*, PAGE */
+} TmemTrackRecord;
+
+void tmem_track_start(TmemClient *c);
+void tmem_track_stop(TmemClient *c);
+/*
+ * Pages and other records due.  The only call that may run without the
+ * callers' serialization (the migration thread's estimate): it reads two
+ * counters atomically, so the answer may already be stale.
+ */
+void tmem_track_pending(TmemClient *c, uint64_t *pages, uint64_t *records);
+/*
+ * Take up to max records due, in order, into rec; the data of rec[k],
+ * if it is a page, goes to data + k * TMEM_PAGE_SIZE.  *n gets the number
+ * taken.  Returns true if more is due.
+ */
+bool tmem_track_take(TmemClient *c, TmemTrackRecord *rec, uint8_t *data,
+                     unsigned max, unsigned *n);
+/*
+ * Apply one record on the destination.  A flush of a key that is not
+ * there is fine; a page for a slot that is not persistent is
+ * VIRTIO_TMEM_INVALID, one that does not fit VIRTIO_TMEM_NOSPACE.
+ */
+int tmem_track_apply(TmemClient *c, const TmemTrackRecord *r,
+                     const void *data);
 
 #endif

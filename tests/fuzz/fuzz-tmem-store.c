@@ -5,7 +5,9 @@
  * of what each key last held checks every GET: a hit returns exactly the
  * page last put under that key, never another key's or an older one; a
  * persistent page is never lost; the store never charges more than its
- * size, nor a capped client more than its cap.
+ * size, nor a capped client more than its cap.  Client 0 may be migrating
+ * meanwhile, in rounds, to a store of its own: once everything due is
+ * sent, that store holds exactly client 0's persistent pages.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -54,6 +56,70 @@ static void forget_ephemeral(Client *cl)
     }
 }
 
+/* Client 0's migration: its destination, in a store of its own. */
+typedef struct Mirror {
+    TmemStore *s;
+    TmemClient *c;
+    bool on;
+} Mirror;
+
+#define MIRROR_BATCH    8
+
+/* One round: up to max records due, applied; true if more is due. */
+static bool mirror_round(Client *cl, Mirror *m, unsigned max)
+{
+    static uint8_t data[MIRROR_BATCH * PAGE];
+    TmemTrackRecord rec[MIRROR_BATCH];
+    unsigned n;
+    bool more = tmem_track_take(cl->c, rec, data, max, &n);
+
+    for (unsigned k = 0; k < n; k++) {
+        int ret = tmem_track_apply(m->c, &rec[k], data + k * PAGE);
+
+        FUZZ_CHECK(ret == VIRTIO_TMEM_OK, "record %u for slot %u: status %d",
+                   rec[k].type, rec[k].slot, ret);
+    }
+    return more;
+}
+
+/* Everything due sent: the destination holds what the shadow says. */
+static void mirror_check(Client *cl, Mirror *m)
+{
+    uint8_t page[PAGE], got[PAGE];
+
+    while (mirror_round(cl, m, MIRROR_BATCH)) {
+        /* until nothing is due */
+    }
+    for (int r = 0; r < REFS; r++) {
+        Ref *ref = &cl->ref[r];
+
+        if (!ref->live || !ref->persistent) {
+            continue;
+        }
+        for (unsigned o = 0; o < OIDS; o++) {
+            for (unsigned i = 0; i < INDEXES; i++) {
+                TmemOid oid = { { o, o * 7, 0 } };
+                int ret = tmem_get(m->c, ref->handle, &oid, i, got);
+
+                if (!ref->id[o][i]) {
+                    FUZZ_CHECK(ret != VIRTIO_TMEM_OK, "migrated a flushed "
+                               "page (ref %d o %u i %u)", r, o, i);
+                    continue;
+                }
+                fill(page, 0, r, o, i, ref->id[o][i]);
+                FUZZ_CHECK(ret == VIRTIO_TMEM_OK && !memcmp(page, got, PAGE),
+                           "page id %u did not migrate (status %d)",
+                           ref->id[o][i], ret);
+            }
+        }
+    }
+    FUZZ_CHECK(tmem_client_count_persistent(m->c) ==
+               tmem_client_count_persistent(cl->c), "%lu pages migrated, "
+               "the source holds %lu",
+               (unsigned long)tmem_client_count_persistent(m->c),
+               (unsigned long)tmem_client_count_persistent(cl->c));
+}
+
 static void check_store(TmemStore *s, Client *cl)
 {
     TmemStoreInfo si;
@@ -79,17 +145,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FuzzIn in = { data, size };
     TmemStore *s = tmem_store_new((fuzz_u8(&in) % 64 + 4) * PAGE);
     Client cl[CLIENTS];
+    Mirror m = { 0 };
     uint8_t page[PAGE], got[PAGE];
+    TmemStoreInfo si;
 
     if (!s) {
         return 0;
     }
+    tmem_store_info(s, &si);
+    /* as big as the source: it only ever holds part of what that does */
+    m.s = tmem_store_new(si.size);
+    m.c = tmem_client_new(m.s, 1, 0);
     memset(cl, 0, sizeof(cl));
     for (int k = 0; k < CLIENTS; k++) {
         cl[k].c = tmem_client_new(s, fuzz_u8(&in), 0);
     }
     while (in.left) {
-        uint8_t op = fuzz_u8(&in) % 16;
+        uint8_t op = fuzz_u8(&in) % 18;
         Client *c = &cl[fuzz_u8(&in) % CLIENTS];
         unsigned r = fuzz_u8(&in) % REFS;
         unsigned o = fuzz_u8(&in) % OIDS, i = fuzz_u8(&in) % INDEXES;
@@ -221,11 +293,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tmem_client_reset(c->c);
             memset(c->ref, 0, sizeof(c->ref));
             break;
+        case 16:                    /* client 0 migrates: a round */
+            if (!m.on) {
+                tmem_client_reset(m.c);
+                tmem_track_start(cl[0].c);
+                m.on = true;
+            }
+            mirror_round(&cl[0], &m, fuzz_u8(&in) % MIRROR_BATCH + 1);
+            break;
+        case 17:                    /* ... the last round, or a failure */
+            if (m.on) {
+                if (fuzz_u8(&in) & 1) {
+                    mirror_check(&cl[0], &m);
+                }
+                tmem_track_stop(cl[0].c);
+                m.on = false;
+            }
+            break;
         }
         /* eviction may take any ephemeral page: its id in the shadow
          * then only says what a hit must return */
         check_store(s, cl);
     }
+    if (m.on) {
+        mirror_check(&cl[0], &m);
+    }
     tmem_store_free(s);
+    tmem_store_free(m.s);
     return 0;
 }

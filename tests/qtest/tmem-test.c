@@ -5,7 +5,8 @@
  * The migration case boots m-tmem-migrate.elf (tests/guest/baremetal),
  * found through $CMM_BAREMETAL_DIR: it stores pages in an ephemeral and a
  * persistent pool, waits to be migrated, then reads them back; frozen on
- * the destination, its puts are refused.
+ * the destination, its puts are refused.  Migration while the guest
+ * works, and its failures, are in tmem-migration-test.c.
  *
  * Copyright (c) 2026 qemu-cmm contributors
  *
@@ -16,63 +17,23 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "cmm-qtest-util.h"
+#include "tmem-qtest-util.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qnum.h"
 #include "hw/virtio/tmem-abi.h"
 
-#define COMMON  "-M s390-ccw-virtio -m 64M -nodefaults "
-#define TCG     "-accel tcg -chardev null,id=con " \
-                "-device sclpconsole,chardev=con "
+#define COMMON  TMEM_QTEST_COMMON
+#define TCG     TMEM_QTEST_TCG
 
 #include "tmem-mailbox.h"
 
 #define tmem_error(rsp, needle) cmm_assert_error(rsp, NULL, needle)
+#define pool_info tmem_pool_info
+#define mb_read tmem_mb_read
+#define mb_write tmem_mb_write
 
-static uint64_t mb_read(QTestState *qts, unsigned off)
-{
-    return qtest_readq(qts, TMEM_MB_BASE + off);
-}
-
-static void mb_write(QTestState *qts, unsigned off, uint64_t v)
-{
-    qtest_writeq(qts, TMEM_MB_BASE + off, v);
-}
 #define GUEST_PAGES     64
-
-
-/* query-tmem's entry for pool @id, and in it the client @dev (if set). */
-static QDict *pool_info(QTestState *qts, const char *id, const char *dev,
-                        QDict **client)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-tmem' }");
-    QListEntry *e, *c;
-    QDict *found = NULL;
-
-    g_assert(qdict_haskey(rsp, "return"));
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
-        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (!strcmp(qdict_get_str(p, "id"), id)) {
-            found = p;
-        }
-    }
-    g_assert(found);
-    qobject_ref(found);
-    qobject_unref(rsp);
-    if (client) {
-        *client = NULL;
-        QLIST_FOREACH_ENTRY(qdict_get_qlist(found, "clients"), c) {
-            QDict *ci = qobject_to(QDict, qlist_entry_obj(c));
-
-            if (!strcmp(qdict_get_str(ci, "device"), dev)) {
-                *client = ci;
-            }
-        }
-        g_assert(*client);
-    }
-    return found;
-}
 
 
 static void test_pool_errors(void)
@@ -305,63 +266,15 @@ static void test_hmp(void)
     qtest_quit(qts);
 }
 
-static void wait_state(QTestState *qts, uint64_t want)
-{
-    int i;
-
-    for (i = 0; i < 3000 && mb_read(qts, MB_STATE) != want; i++) {
-        g_usleep(10 * 1000);
-    }
-    g_assert_cmphex(mb_read(qts, MB_STATE), ==, want);
-}
-
-
-static char *guest_elf(void)
-{
-    const char *dir = g_getenv("CMM_BAREMETAL_DIR");
-    char *elf;
-
-    if (!dir) {
-        return NULL;
-    }
-    elf = g_build_filename(dir, "m-tmem-migrate.elf", NULL);
-    if (!g_file_test(elf, G_FILE_TEST_EXISTS)) {
-        g_free(elf);
-        return NULL;
-    }
-    return elf;
-}
-
-/* A unix socket in a fresh directory for one migration. */
-typedef struct MigSock {
-    char *dir, *path, *uri;
-} MigSock;
-
-static void mig_sock_init(MigSock *m)
-{
-    m->dir = g_dir_make_tmp("tmem-mig-XXXXXX", NULL);
-    m->path = g_strdup_printf("%s/mig.sock", m->dir);
-    m->uri = g_strdup_printf("unix:%s", m->path);
-}
-
-static void mig_sock_cleanup(MigSock *m)
-{
-    unlink(m->path);
-    rmdir(m->dir);
-    g_free(m->dir);
-    g_free(m->path);
-    g_free(m->uri);
-}
-
 /*
  * Persistent pages arrive exactly, ephemeral ones do not arrive at all
  * (the guest misses them), and the guest sees a new epoch.
  */
 static void test_migration(void)
 {
-    g_autofree char *elf = guest_elf();
+    g_autofree char *elf = tmem_guest_elf("m-tmem-migrate");
     g_autofree char *args = NULL;
-    MigSock m;
+    TmemMigSock m;
     QTestState *src, *dst;
     QDict *c, *p;
 
@@ -369,13 +282,13 @@ static void test_migration(void)
         g_test_skip("m-tmem-migrate.elf not built (set CMM_BAREMETAL_DIR)");
         return;
     }
-    mig_sock_init(&m);
+    tmem_mig_sock_init(&m);
     args = g_strdup_printf(COMMON TCG "-object tmem-pool,id=tp0,size=16M "
                            "-device virtio-tmem-ccw,pool=tp0,id=t0,"
                            "devno=fe.0.0005 -kernel %s", elf);
 
     src = qtest_initf("%s", args);
-    wait_state(src, ST_READY);
+    tmem_mb_wait(src, MB_STATE, ST_READY);
     p = pool_info(src, "tp0", "t0", &c);
     g_assert_cmpuint(cmm_get_u64(c, "persistent-pages"), ==, GUEST_PAGES);
     g_assert_cmpuint(cmm_get_u64(c, "ephemeral-pages"), ==, GUEST_PAGES);
@@ -397,7 +310,7 @@ static void test_migration(void)
     qtest_qmp_assert_success(dst, "{ 'execute': 'tmem-freeze',"
                              "  'arguments': { 'device': 't0' } }");
     mb_write(dst, MB_GO, 1);
-    wait_state(dst, ST_DONE);
+    tmem_mb_wait(dst, MB_STATE, ST_DONE);
     g_assert_cmphex(mb_read(dst, MB_CFG_STATUS), ==, VIRTIO_TMEM_S_FROZEN);
     g_assert_cmpuint(mb_read(dst, MB_FROZEN_PUT), ==, VIRTIO_TMEM_FROZEN);
     g_assert_cmpuint(mb_read(dst, MB_FROZEN_DUP), ==, VIRTIO_TMEM_FROZEN);
@@ -413,52 +326,7 @@ static void test_migration(void)
     mb_write(dst, MB_GO, 2);
     qtest_quit(src);
     qtest_quit(dst);
-    mig_sock_cleanup(&m);
-}
-
-/* A destination without room for the persistent pages refuses them. */
-static void test_migration_no_room(void)
-{
-    g_autofree char *elf = guest_elf();
-    MigSock m;
-    const char *dev = "-device virtio-tmem-ccw,pool=tp0,id=t0,devno=fe.0.0005";
-    QTestState *src, *dst;
-
-    if (!elf) {
-        g_test_skip("m-tmem-migrate.elf not built (set CMM_BAREMETAL_DIR)");
-        return;
-    }
-    mig_sock_init(&m);
-
-    src = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M %s "
-                      "-kernel %s", dev, elf);
-    wait_state(src, ST_READY);
-    dst = qtest_initf(COMMON TCG "-object tmem-pool,id=tp0,size=16M "
-                      "%s,cap=128K -kernel %s -incoming %s", dev, elf, m.uri);
-    qtest_set_expected_status(dst, EXIT_FAILURE);
-    qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
-                             "  'arguments': { 'uri': %s } }", m.uri);
-    /* the source carries on when the destination fails */
-    for (int i = 0; i < 3000; i++) {
-        QDict *rsp = qtest_qmp_assert_success_ref(src,
-                                        "{ 'execute': 'query-migrate' }");
-        const char *status = qdict_get_try_str(rsp, "status");
-        bool over = status && (!strcmp(status, "failed") ||
-                               !strcmp(status, "completed"));
-
-        if (over) {
-            g_assert_cmpstr(status, ==, "failed");
-        }
-        qobject_unref(rsp);
-        if (over) {
-            break;
-        }
-        g_usleep(10 * 1000);
-    }
-    qtest_quit(dst);
-    qtest_qmp_assert_success(src, "{ 'execute': 'cont' }");
-    qtest_quit(src);
-    mig_sock_cleanup(&m);
+    tmem_mig_sock_cleanup(&m);
 }
 
 int main(int argc, char **argv)
@@ -470,6 +338,5 @@ int main(int argc, char **argv)
     qtest_add_func("/tmem/freeze-drop", test_freeze_drop);
     qtest_add_func("/tmem/hmp", test_hmp);
     qtest_add_func("/tmem/migration", test_migration);
-    qtest_add_func("/tmem/migration-no-room", test_migration_no_room);
     return g_test_run();
 }

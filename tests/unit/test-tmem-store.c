@@ -2041,6 +2041,398 @@ static void test_model(void)
     }
 }
 
+/* ---- migration while the guest runs ------------------------------------- */
+
+#define T_BATCH     16
+#define T_OIDS      4
+#define T_INDEXES   100     /* objects beyond TMEM_FLUSH_INLINE pages */
+
+/*
+ * Take what is due, at most max records a time, and apply it to dc;
+ * counts the records of each type in seen[] (if set).  Returns the
+ * number of takes.
+ */
+static unsigned track_sync(TmemClient *c, TmemClient *dc, unsigned max,
+                           unsigned *seen)
+{
+    TmemTrackRecord rec[T_BATCH];
+    g_autofree uint8_t *data = g_malloc(T_BATCH * PS);
+    unsigned n, takes = 0;
+    bool more;
+
+    g_assert(max >= 1 && max <= T_BATCH);
+    do {
+        more = tmem_track_take(c, rec, data, max, &n);
+        g_assert_cmpuint(n, <=, max);
+        for (unsigned k = 0; k < n; k++) {
+            g_assert_cmpint(tmem_track_apply(dc, &rec[k], data + k * PS),
+                            ==, VIRTIO_TMEM_OK);
+            if (seen) {
+                seen[rec[k].type]++;
+            }
+        }
+        takes++;
+    } while (more);
+    return takes;
+}
+
+/* The same slots, and the same answer for every persistent key. */
+static void track_check_same(TmemClient *c, TmemClient *dc)
+{
+    for (unsigned i = 0; i < TMEM_MAX_POOLS; i++) {
+        uint32_t h = H(i, tmem_client_slot_gen(c, i));
+
+        g_assert_cmpint(tmem_client_slot_kind(dc, i), ==,
+                        tmem_client_slot_kind(c, i));
+        g_assert_cmpuint(tmem_client_slot_gen(dc, i), ==,
+                         tmem_client_slot_gen(c, i));
+        if (tmem_client_slot_kind(c, i) != TMEM_SLOT_PERSISTENT) {
+            continue;
+        }
+        for (uint64_t o = 0; o < T_OIDS; o++) {
+            for (uint32_t x = 0; x < T_INDEXES; x++) {
+                g_assert_cmpint(get_id(dc, h, o, x), ==, get_id(c, h, o, x));
+            }
+        }
+    }
+    g_assert_cmpuint(tmem_client_count_persistent(dc), ==,
+                     tmem_client_count_persistent(c));
+}
+
+static void track_pending(TmemClient *c, uint64_t pages, uint64_t records)
+{
+    uint64_t p, r;
+
+    tmem_track_pending(c, &p, &r);
+    g_assert_cmpuint(p, ==, pages);
+    g_assert_cmpuint(r, ==, records);
+}
+
+/* Only the record types in want (a bit per type) were taken, n of them. */
+static void track_expect(TmemClient *c, TmemClient *dc, unsigned want,
+                         unsigned n)
+{
+    unsigned seen[TMEM_TRACK_PAGE + 1] = { 0 }, total = 0;
+
+    track_sync(c, dc, T_BATCH, seen);
+    for (unsigned t = 0; t <= TMEM_TRACK_PAGE; t++) {
+        if (!(want & (1u << t))) {
+            g_assert_cmpuint(seen[t], ==, 0);
+        }
+        total += seen[t];
+    }
+    g_assert_cmpuint(total, ==, n);
+    track_check_same(c, dc);
+}
+
+#define BIT(t)  (1u << (t))
+
+/* Each change the guest can make while pages are sent, one at a time. */
+static void test_track_changes(void)
+{
+    TmemStore *s = tmem_store_new(1024 * PS), *d = tmem_store_new(1024 * PS);
+    TmemClient *c = tmem_client_new(s, 1, 0), *dc = tmem_client_new(d, 1, 0);
+    uint32_t h0 = new_pool(c, true), h1 = new_pool(c, true);
+    uint32_t h2 = new_pool(c, false), found;
+    unsigned seen[TMEM_TRACK_PAGE + 1] = { 0 };
+    uint64_t id = 1;
+
+    for (unsigned k = 0; k < 200; k++) {
+        g_assert_cmpint(put_id(c, h0, k % T_OIDS, k / T_OIDS, id++), ==, 0);
+    }
+    for (unsigned k = 0; k < T_INDEXES; k++) {
+        g_assert_cmpint(put_id(c, h1, 1, k, id++), ==, 0);
+    }
+    g_assert_cmpint(put_id(c, h2, 0, 0, id++), ==, 0);
+
+    tmem_track_start(c);
+    track_pending(c, 300, 0);
+    /* a tight batch: the 16 slots first, no page before them */
+    g_assert_cmpuint(track_sync(c, dc, 1, seen), ==, 16 + 300);
+    g_assert_cmpuint(seen[TMEM_TRACK_SLOT], ==, 16);
+    g_assert_cmpuint(seen[TMEM_TRACK_PAGE], ==, 300);
+    track_pending(c, 0, 0);
+    track_check_same(c, dc);
+    /* nothing due: the same stays the same */
+    track_expect(c, dc, 0, 0);
+
+    /* an ephemeral put is never due */
+    g_assert_cmpint(put_id(c, h2, 0, 1, id++), ==, 0);
+    track_pending(c, 0, 0);
+    track_expect(c, dc, 0, 0);
+
+    /* a sent page put again goes again */
+    g_assert_cmpint(put_id(c, h0, 0, 0, id++), ==, 0);
+    g_assert_cmpint(put_id(c, h0, 0, 0, id++), ==, 0);
+    track_pending(c, 1, 0);
+    track_expect(c, dc, BIT(TMEM_TRACK_PAGE), 1);
+
+    /* a sent page flushed: a flush record */
+    g_assert_cmpint(flush_page(c, h0, 1, 0, &found), ==, 0);
+    track_pending(c, 0, 1);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_PAGE), 1);
+
+    /* put again and flushed before the round: the old copy is flushed */
+    g_assert_cmpint(put_id(c, h0, 0, 1, id++), ==, 0);
+    g_assert_cmpint(flush_page(c, h0, 0, 1, &found), ==, 0);
+    track_pending(c, 0, 1);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_PAGE), 1);
+
+    /* a page put and flushed between two rounds: nothing at all */
+    g_assert_cmpint(put_id(c, h0, 3, 99, id++), ==, 0);
+    track_pending(c, 1, 0);
+    g_assert_cmpint(flush_page(c, h0, 3, 99, &found), ==, 0);
+    track_pending(c, 0, 0);
+    track_expect(c, dc, 0, 0);
+
+    /* flushed, then put again before the round: the flush goes first */
+    g_assert_cmpint(flush_page(c, h0, 2, 0, &found), ==, 0);
+    g_assert_cmpint(put_id(c, h0, 2, 0, id++), ==, 0);
+    track_pending(c, 1, 1);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_PAGE) | BIT(TMEM_TRACK_PAGE),
+                 2);
+
+    /* a big object flushed (deferred): one record for all its pages */
+    g_assert_cmpint(flush_object(c, h1, 1, &found), ==, 0);
+    g_assert_cmpuint(found, ==, T_INDEXES);
+    track_pending(c, 0, 1);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_OBJECT), 1);
+    /* ... and reaping those pages later says nothing more */
+    g_assert_false(tmem_store_reap(s, UINT_MAX));
+    track_pending(c, 0, 0);
+
+    /* a small object flushed inline: a record per sent page */
+    g_assert_cmpint(flush_object(c, h0, 3, &found), ==, 0);
+    g_assert_cmpuint(found, ==, 50);
+    track_pending(c, 0, 50);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_PAGE), 50);
+
+    /* a big object partly sent, put to and flushed before the round */
+    for (unsigned k = 0; k < T_INDEXES; k++) {
+        g_assert_cmpint(put_id(c, h1, 2, k, id++), ==, 0);
+    }
+    g_assert_cmpuint(track_sync(c, dc, T_BATCH, NULL), >, 1);
+    g_assert_cmpint(put_id(c, h1, 2, 0, id++), ==, 0);
+    g_assert_cmpint(flush_object(c, h1, 2, &found), ==, 0);
+    /* the page put again stays queued, unsent, until taken or reaped */
+    track_pending(c, 1, 1);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_OBJECT), 1);
+    track_pending(c, 0, 0);
+
+    /* a pool flushed, then filled again: its slot goes before the pages */
+    g_assert_cmpint(tmem_client_pool_flush(c, h0, &found), ==, 0);
+    g_assert_cmpint(put_id(c, h0, 0, 7, id++), ==, 0);
+    track_expect(c, dc, BIT(TMEM_TRACK_SLOT) | BIT(TMEM_TRACK_PAGE), 2);
+
+    /* an ephemeral pool destroyed, a persistent one in its slot */
+    g_assert_cmpint(tmem_client_pool_destroy(c, h2, &found), ==, 0);
+    g_assert_cmpuint(new_pool(c, true), ==, H(2, 1));
+    g_assert_cmpint(put_id(c, H(2, 1), 0, 0, id++), ==, 0);
+    track_expect(c, dc, BIT(TMEM_TRACK_SLOT) | BIT(TMEM_TRACK_PAGE), 2);
+
+    /* a frozen client drops the page of a refused put: a flush record */
+    tmem_client_set_frozen(c, true);
+    g_assert_cmpint(put_id(c, h0, 0, 7, id++), ==, VIRTIO_TMEM_FROZEN);
+    track_expect(c, dc, BIT(TMEM_TRACK_FLUSH_PAGE), 1);
+    tmem_client_set_frozen(c, false);
+
+    /* a device reset: the slots in use go again */
+    tmem_client_reset(c);
+    track_expect(c, dc, BIT(TMEM_TRACK_SLOT), 3);
+    g_assert_cmpuint(cinfo(dc).pools, ==, 0);
+
+    /* a new migration sends everything again */
+    h0 = new_pool(c, true);
+    g_assert_cmpint(put_id(c, h0, 0, 0, id++), ==, 0);
+    track_expect(c, dc, BIT(TMEM_TRACK_SLOT) | BIT(TMEM_TRACK_PAGE), 2);
+    tmem_track_stop(c);
+    tmem_client_reset(dc);
+    tmem_track_start(c);
+    track_pending(c, 1, 0);
+    track_expect(c, dc, BIT(TMEM_TRACK_SLOT) | BIT(TMEM_TRACK_PAGE), 17);
+    tmem_track_stop(c);
+    check_store(s);
+    check_store(d);
+    tmem_store_free(s);
+    tmem_store_free(d);
+}
+
+/* The destination takes what the source held, whatever its own limits. */
+static void test_track_apply(void)
+{
+    TmemStore *s = tmem_store_new(256 * PS), *d = tmem_store_new(64 * PS);
+    TmemClient *c = tmem_client_new(s, 1, 0);
+    TmemClient *dc = tmem_client_new(d, 1, 2 * tmem_page_cost());
+    TmemTrackRecord r = { .type = TMEM_TRACK_SLOT, .slot = 3,
+                          .slot_kind = TMEM_SLOT_PERSISTENT, .gen = 7 };
+    uint64_t page[PWORDS];
+    uint32_t h = new_pool(c, true);
+    unsigned k;
+
+    /* a frozen destination over its cap restores anyway ... */
+    tmem_client_set_frozen(dc, true);
+    g_assert_cmpint(tmem_track_apply(dc, &r, NULL), ==, VIRTIO_TMEM_OK);
+    r.type = TMEM_TRACK_PAGE;
+    for (k = 0; k < 64; k++) {
+        r.oid = oid_of(k % 3);
+        r.index = k;
+        fill(page, 100 + k);
+        if (tmem_track_apply(dc, &r, page) != VIRTIO_TMEM_OK) {
+            break;
+        }
+    }
+    /* ... up to the store's size */
+    g_assert_cmpuint(k, ==, (64 * PS - 3 * tmem_object_cost()) /
+                            tmem_page_cost());
+    g_assert_cmpint(get_id(dc, H(3, 7), 0, 0), ==, 100);
+    g_assert_cmpuint(cinfo(dc).bytes, >, cinfo(dc).cap);
+
+    /* records that do not fit the slots */
+    r.slot = 4;
+    g_assert_cmpint(tmem_track_apply(dc, &r, page), ==, VIRTIO_TMEM_INVALID);
+    r.slot = TMEM_MAX_POOLS;
+    g_assert_cmpint(tmem_track_apply(dc, &r, page), ==, VIRTIO_TMEM_INVALID);
+    r = (TmemTrackRecord) { .type = TMEM_TRACK_SLOT, .slot = 5,
+                            .slot_kind = TMEM_SLOT_PERSISTENT + 1 };
+    g_assert_cmpint(tmem_track_apply(dc, &r, NULL), ==, VIRTIO_TMEM_INVALID);
+    r.type = 0;
+    g_assert_cmpint(tmem_track_apply(dc, &r, NULL), ==, VIRTIO_TMEM_INVALID);
+    /* flushes of what is not there are fine */
+    r = (TmemTrackRecord) { .type = TMEM_TRACK_FLUSH_PAGE, .slot = 9 };
+    g_assert_cmpint(tmem_track_apply(dc, &r, NULL), ==, VIRTIO_TMEM_OK);
+    r.type = TMEM_TRACK_FLUSH_OBJECT;
+    r.slot = 3;
+    r.oid = oid_of(9);
+    g_assert_cmpint(tmem_track_apply(dc, &r, NULL), ==, VIRTIO_TMEM_OK);
+
+    /* a slot record empties what the slot held */
+    r = (TmemTrackRecord) { .type = TMEM_TRACK_SLOT, .slot = 3,
+                            .slot_kind = TMEM_SLOT_EPHEMERAL, .gen = 8 };
+    g_assert_cmpint(tmem_track_apply(dc, &r, NULL), ==, VIRTIO_TMEM_OK);
+    g_assert_cmpuint(tmem_client_count_persistent(dc), ==, 0);
+    g_assert_false(tmem_store_reap(d, UINT_MAX));
+    g_assert_cmpuint(cinfo(dc).bytes, ==, 0);
+    (void)h;
+    check_store(d);
+    tmem_store_free(s);
+    tmem_store_free(d);
+}
+
+/*
+ * Random guest operations while random rounds of records go to a
+ * destination: once everything due is taken, both agree on every
+ * persistent key.  TMEM_TEST_SEED=N repeats one run.
+ */
+static void track_model_run(uint32_t seed, unsigned *seen)
+{
+    g_autoptr(GRand) rand = g_rand_new_with_seed(seed);
+    TmemStore *s = tmem_store_new(512 * PS), *d = tmem_store_new(512 * PS);
+    TmemClient *c = tmem_client_new(s, 1, 0), *dc = tmem_client_new(d, 1, 0);
+    uint32_t h[TMEM_MAX_POOLS] = { 0 };
+    uint64_t id = 1;
+    bool on = false;
+
+    for (unsigned op = 0; op < 3000; op++) {
+        unsigned p = g_rand_int_range(rand, 0, 4);
+        /* mostly one object, so that some grow past TMEM_FLUSH_INLINE */
+        uint64_t o = g_rand_boolean(rand) ? 0 : g_rand_int_range(rand, 0,
+                                                                 T_OIDS);
+        uint32_t x = g_rand_int_range(rand, 0, T_INDEXES), found;
+        unsigned what = g_rand_int_range(rand, 0, 100);
+
+        if (!h[p] && what >= 8) {
+            g_assert_cmpint(tmem_client_pool_new(c, p % 3 != 2, &h[p]), ==,
+                            0);
+            continue;
+        }
+        if (what < 48) {
+            put_id(c, h[p], o, x, id++);
+        } else if (what < 50) {
+            /* a whole object: big enough to be flushed in the background */
+            for (x = 0; x < T_INDEXES; x++) {
+                put_id(c, h[p], o, x, id++);
+            }
+        } else if (what < 60) {
+            flush_page(c, h[p], o, x, &found);
+        } else if (what < 63) {
+            flush_object(c, h[p], o, &found);
+        } else if (what < 65) {
+            tmem_client_pool_flush(c, h[p], &found);
+        } else if (what < 66) {
+            tmem_client_pool_destroy(c, h[p], &found);
+            h[p] = 0;
+        } else if (what < 68) {
+            tmem_client_set_frozen(c, what == 66);
+        } else if (what < 75) {
+            tmem_store_reap(s, g_rand_int_range(rand, 1, 200));
+        } else if (what < 76 && g_rand_int_range(rand, 0, 10) == 0) {
+            tmem_client_reset(c);
+            memset(h, 0, sizeof(h));
+        } else if (what < 77 && on) {
+            /* a failed migration, then a new one to a fresh destination */
+            tmem_track_stop(c);
+            on = false;
+        } else if (!on) {
+            tmem_client_reset(dc);
+            tmem_track_start(c);
+            on = true;
+        } else if (what < 95) {
+            unsigned n, max = g_rand_int_range(rand, 1, T_BATCH + 1);
+            TmemTrackRecord rec[T_BATCH];
+            uint8_t data[T_BATCH * PS];
+
+            tmem_track_take(c, rec, data, max, &n);
+            for (unsigned k = 0; k < n; k++) {
+                g_assert_cmpint(tmem_track_apply(dc, &rec[k], data + k * PS),
+                                ==, VIRTIO_TMEM_OK);
+                seen[rec[k].type]++;
+            }
+        } else {
+            track_sync(c, dc, g_rand_int_range(rand, 1, T_BATCH + 1), seen);
+            track_check_same(c, dc);
+        }
+        if (g_test_failed()) {
+            g_test_message("track model: seed 0x%x op %u", seed, op);
+            break;
+        }
+    }
+    if (!on) {
+        tmem_client_reset(dc);
+        tmem_track_start(c);
+    }
+    track_sync(c, dc, T_BATCH, seen);
+    track_check_same(c, dc);
+    tmem_track_stop(c);
+    check_store(s);
+    check_store(d);
+    tmem_store_free(s);
+    tmem_store_free(d);
+}
+
+static void test_track_model(void)
+{
+    const char *env = g_getenv("TMEM_TEST_SEED");
+    unsigned seen[TMEM_TRACK_PAGE + 1] = { 0 };
+
+    if (env) {
+        track_model_run(g_ascii_strtoull(env, NULL, 0), seen);
+        return;
+    }
+    for (uint32_t seed = 0x7e3e0100; seed < 0x7e3e0100 + 40; seed++) {
+        track_model_run(seed, seen);
+        if (g_test_failed()) {
+            break;
+        }
+    }
+    g_test_message("records: %u slot, %u flush page, %u flush object, %u "
+                   "page", seen[TMEM_TRACK_SLOT], seen[TMEM_TRACK_FLUSH_PAGE],
+                   seen[TMEM_TRACK_FLUSH_OBJECT], seen[TMEM_TRACK_PAGE]);
+    /* the runs must have sent every kind of record */
+    for (unsigned t = TMEM_TRACK_SLOT; t <= TMEM_TRACK_PAGE; t++) {
+        g_assert_cmpuint(seen[t], >, 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -2071,5 +2463,8 @@ int main(int argc, char **argv)
     g_test_add_func("/tmem-store/migration", test_migration);
     g_test_add_func("/tmem-store/migration-slots", test_migration_slots);
     g_test_add_func("/tmem-store/model", test_model);
+    g_test_add_func("/tmem-store/track/changes", test_track_changes);
+    g_test_add_func("/tmem-store/track/apply", test_track_apply);
+    g_test_add_func("/tmem-store/track/model", test_track_model);
     return g_test_run();
 }
