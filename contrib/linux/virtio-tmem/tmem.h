@@ -78,6 +78,7 @@ struct tmem_dev {
 	enum tmem_mode mode;
 	u32 pool;			/* pool handle */
 	int index;			/* N of tmemswapN */
+	bool flush_on_close;		/* give pages back at the last close */
 
 	struct gendisk *disk;
 	struct blk_mq_tag_set tag_set;

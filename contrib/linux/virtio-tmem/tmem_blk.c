@@ -18,6 +18,7 @@
  */
 #include <linux/bio.h>
 #include <linux/idr.h>
+#include <linux/slab.h>
 #include <linux/module.h>
 #include <linux/vmalloc.h>
 #include <linux/version.h>
@@ -255,9 +256,67 @@ static const struct blk_mq_ops tmem_mq_ops = {
 	.queue_rq = tmem_queue_rq,
 };
 
+/*
+ * Last close (swapoff, or mkswap done): swap content is dead once the swap
+ * is off, so give the host its memory back at once rather than when the
+ * kernel gets round to discarding.  Block 0 stays: it holds the signature
+ * mkswap wrote, which the next swapon reads.
+ */
+static void tmem_last_close(struct tmem_dev *td)
+{
+	struct tmem_chain *c;
+	struct page *page = NULL;
+	bool keep;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return;
+	keep = td->mode == TMEM_PERSISTENT && test_bit(0, td->stored);
+	if (keep) {
+		page = alloc_page(GFP_KERNEL);
+		c->ops[0].op = VIRTIO_TMEM_OP_GET;
+		c->ops[0].page = page;
+		if (!page || tmem_submit(td, c, 1) ||
+		    c->ops[0].status != VIRTIO_TMEM_OK)
+			goto out;	/* keep everything rather than lose block 0 */
+	}
+	c->ops[0].op = VIRTIO_TMEM_OP_FLUSH_POOL;
+	c->ops[0].page = NULL;
+	if (tmem_submit(td, c, 1) || c->ops[0].status != VIRTIO_TMEM_OK)
+		goto out;
+	atomic64_add(c->ops[0].value, &td->st.flushes);
+	if (td->stored)
+		bitmap_zero(td->stored, td->pages);
+	if (keep) {
+		c->ops[0].op = VIRTIO_TMEM_OP_PUT;
+		c->ops[0].index = 0;
+		c->ops[0].page = page;
+		if (!tmem_submit(td, c, 1) && c->ops[0].status == VIRTIO_TMEM_OK)
+			set_bit(0, td->stored);
+	}
+out:
+	if (page)
+		__free_page(page);
+	kfree(c);
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+static void tmem_release(struct gendisk *disk)
+#else
+static void tmem_release(struct gendisk *disk, fmode_t mode)
+#endif
+{
+	struct tmem_dev *td = disk->private_data;
+
+	/* called with the disk's open_mutex held, when the last opener goes */
+	if (td->flush_on_close)
+		tmem_last_close(td);
+}
+
 static const struct block_device_operations tmem_fops = {
 	/* an open device (active swap) pins the module */
 	.owner = THIS_MODULE,
+	.release = tmem_release,
 };
 
 int tmem_lower_open(struct tmem_dev *td, const char *path)

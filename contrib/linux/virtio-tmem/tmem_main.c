@@ -28,6 +28,10 @@ static unsigned long size_mb;
 module_param(size_mb, ulong, 0444);
 MODULE_PARM_DESC(size_mb, "persistent mode: device size in MiB (0: the host's limit)");
 
+static bool flush_on_close = true;
+module_param(flush_on_close, bool, 0444);
+MODULE_PARM_DESC(flush_on_close, "flush all blocks but block 0 when the last opener (swapoff) closes the device");
+
 #define TMEM_CFG(vdev, field) ({					\
 	typeof_member(struct virtio_tmem_config, field) __v;		\
 	virtio_cread_le((vdev), struct virtio_tmem_config, field, &__v);\
@@ -169,6 +173,7 @@ static int tmem_setup(struct tmem_dev *td)
 		return -EINVAL;
 	}
 
+	td->flush_on_close = flush_on_close;
 	td->max_batch = 1;
 	if (virtio_has_feature(vdev, VIRTIO_TMEM_F_BATCH))
 		td->max_batch = clamp_t(u32, TMEM_CFG(vdev, max_batch), 1,
