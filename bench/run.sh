@@ -28,6 +28,10 @@ echo
 echo
 "$here/bench/tmem-guest.sh" "$cmm" "$out" "${BENCH_ROUNDS:-3}"
 echo
+# swap to host memory through the virtio-tmem guest driver (about 10 min)
+/usr/bin/python3 "$here/bench/tmem_swap.py" --qemu "$cmm" --images "$here/build/guest" \
+    --outdir "$out" --kernel "6.1"
+echo
 # density: how many 1 GiB guests one memory cgroup holds, per policy (about 20 min)
 /usr/bin/python3 "$here/bench/density.py" --cmm "$cmm" --upstream "$base" \
     --images "$here/build/guest" --outdir "$out"
