@@ -7,8 +7,8 @@
  *  - tmem_req.c: builds one descriptor chain per tmem_submit() call, waits for
  *    it and checks what the device wrote.  Callers may sleep; any number of
  *    them may submit at once (vq_lock orders the ring).
- *  - tmem_blk.c: the block device /dev/tmemswapN; its queue_rq sleeps
- *    (BLK_MQ_F_BLOCKING) and submits chains.
+ *  - tmem_blk.c: the block device /dev/tmemswapN; queue_rq hands each
+ *    request to a worker of td->wq, which submits chains and lower bios.
  */
 #ifndef VIRTIO_TMEM_H
 #define VIRTIO_TMEM_H
@@ -21,6 +21,7 @@
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "tmem_abi.h"
 
@@ -49,6 +50,7 @@ struct tmem_chain {
 	struct scatterlist in_sg[VIRTIO_TMEM_MAX_BATCH + 1];
 	struct completion done;
 	unsigned int used_len;
+	struct work_struct work;	/* serves the blk-mq request */
 };
 
 enum tmem_mode {
@@ -82,6 +84,7 @@ struct tmem_dev {
 
 	struct gendisk *disk;
 	struct blk_mq_tag_set tag_set;
+	struct workqueue_struct *wq;	/* runs the requests */
 	u64 pages;			/* device size */
 	unsigned long *stored;		/* persistent: pages the pool holds */
 

@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/module.h>
 #include <linux/vmalloc.h>
+#include <linux/workqueue.h>
 #include <linux/version.h>
 
 #include "tmem.h"
@@ -222,15 +223,18 @@ static blk_status_t tmem_discard(struct tmem_dev *td, struct request *rq,
 	return BLK_STS_OK;
 }
 
-static blk_status_t tmem_queue_rq(struct blk_mq_hw_ctx *hctx,
-				  const struct blk_mq_queue_data *bd)
+/*
+ * A request is served by a worker, never in queue_rq: queue_rq may run
+ * inside submit_bio, where a bio to the lower device would only be queued
+ * until we return, and waiting for it would never end.
+ */
+static void tmem_work(struct work_struct *work)
 {
-	struct request *rq = bd->rq;
-	struct tmem_dev *td = hctx->queue->queuedata;
-	struct tmem_chain *c = blk_mq_rq_to_pdu(rq);
+	struct tmem_chain *c = container_of(work, struct tmem_chain, work);
+	struct request *rq = blk_mq_rq_from_pdu(c);
+	struct tmem_dev *td = rq->q->queuedata;
 	blk_status_t st;
 
-	blk_mq_start_request(rq);
 	switch (req_op(rq)) {
 	case REQ_OP_READ:
 		st = tmem_read(td, rq, c);
@@ -249,6 +253,17 @@ static blk_status_t tmem_queue_rq(struct blk_mq_hw_ctx *hctx,
 		break;
 	}
 	blk_mq_end_request(rq, st);
+}
+
+static blk_status_t tmem_queue_rq(struct blk_mq_hw_ctx *hctx,
+				  const struct blk_mq_queue_data *bd)
+{
+	struct tmem_dev *td = hctx->queue->queuedata;
+	struct tmem_chain *c = blk_mq_rq_to_pdu(bd->rq);
+
+	blk_mq_start_request(bd->rq);
+	INIT_WORK(&c->work, tmem_work);
+	queue_work(td->wq, &c->work);
 	return BLK_STS_OK;
 }
 
@@ -374,6 +389,13 @@ int tmem_blk_add(struct tmem_dev *td, const struct attribute_group **groups)
 		err = td->index;
 		goto free_bitmap;
 	}
+	/* swap-out is memory reclaim: the queue needs a rescuer */
+	td->wq = alloc_workqueue("tmemswap%d", WQ_MEM_RECLAIM | WQ_HIGHPRI, 0,
+				 td->index);
+	if (!td->wq) {
+		err = -ENOMEM;
+		goto free_index;
+	}
 
 	memset(&td->tag_set, 0, sizeof(td->tag_set));
 	td->tag_set.ops = &tmem_mq_ops;
@@ -381,11 +403,11 @@ int tmem_blk_add(struct tmem_dev *td, const struct attribute_group **groups)
 	td->tag_set.queue_depth = 16;
 	td->tag_set.numa_node = NUMA_NO_NODE;
 	td->tag_set.cmd_size = sizeof(struct tmem_chain);
-	td->tag_set.flags = BLK_MQ_F_SHOULD_MERGE | BLK_MQ_F_BLOCKING;
+	td->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
 	td->tag_set.driver_data = td;
 	err = blk_mq_alloc_tag_set(&td->tag_set);
 	if (err)
-		goto free_index;
+		goto free_wq;
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	{
@@ -445,6 +467,8 @@ put_disk:
 	td->disk = NULL;
 free_tags:
 	blk_mq_free_tag_set(&td->tag_set);
+free_wq:
+	destroy_workqueue(td->wq);
 free_index:
 	ida_free(&tmem_ida, td->index);
 free_bitmap:
@@ -459,6 +483,7 @@ void tmem_blk_remove(struct tmem_dev *td)
 	del_gendisk(td->disk);
 	put_disk(td->disk);
 	blk_mq_free_tag_set(&td->tag_set);
+	destroy_workqueue(td->wq);
 	ida_free(&tmem_ida, td->index);
 	vfree(td->stored);
 	td->stored = NULL;

@@ -17,6 +17,7 @@ import glob
 import importlib.util
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -35,15 +36,17 @@ class Tap:
     def __init__(self):
         self.n = 0
         self.failed = 0
+        self.lock = threading.Lock()    # TestContext.concurrently
 
     def line(self, ok, name, diag=""):
-        self.n += 1
-        if not ok:
-            self.failed += 1
-        print("%s %d - %s" % ("ok" if ok else "not ok", self.n, name), flush=True)
-        if diag:
-            for d in str(diag).splitlines():
-                print("# " + d, flush=True)
+        with self.lock:
+            self.n += 1
+            if not ok:
+                self.failed += 1
+            print("%s %d - %s" % ("ok" if ok else "not ok", self.n, name), flush=True)
+            if diag:
+                for d in str(diag).splitlines():
+                    print("# " + d, flush=True)
 
 
 class TestContext:
@@ -90,6 +93,28 @@ class TestContext:
             raise Abort()
         self.ok(True, what)
         return val
+
+    def concurrently(self, *fns):
+        """Run each fn() in a thread of its own, all at once, and wait for all.
+
+        For independent guests whose checks assert nothing about timing (the
+        machine has as many cores as two TCG guests use).  A failed require or
+        an unexpected harness error ends only its own fn.  A guest must be
+        started and closed in the thread that uses it: QEMU gets SIGKILL when
+        the thread that started it ends."""
+        def wrap(fn):
+            try:
+                fn()
+            except Abort:
+                pass
+            except harness.HarnessError as e:
+                self.ok(False, "unexpected %s" % type(e).__name__,
+                        traceback.format_exc())
+        threads = [threading.Thread(target=wrap, args=(fn,)) for fn in fns]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
 
     def cleanup(self):
         for g in self.guests:

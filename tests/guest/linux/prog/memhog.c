@@ -8,7 +8,7 @@
  *   memhog MIB hold FIFO [SEED]     fill MIB, print "memhog: filled", wait for
  *                                   a line on FIFO, then check everything
  *
- * A quarter of each page is pseudo-random and the rest zeros, so a
+ * An eighth of each page is pseudo-random and the rest zeros, so a
  * compressing swap (zram) sees data about as compressible as real memory.
  * The last line is "memhog: ok ..." or "memhog: FAILED ..."; exit status 0
  * only if every byte was as written.
@@ -22,7 +22,7 @@
 
 #define PAGE 4096
 #define WORDS (PAGE / 8)
-#define RANDOM_WORDS (WORDS / 4)
+#define RANDOM_WORDS (WORDS / 8)
 
 static uint64_t mix(uint64_t x)
 {
