@@ -14,6 +14,7 @@
 #define VIRTIO_TMEM_H
 
 #include <linux/atomic.h>
+#include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/completion.h>
@@ -58,6 +59,9 @@ enum tmem_mode {
 	TMEM_EPHEMERAL,		/* write-through to a lower block device */
 };
 
+/* requests in flight, and so the lower bios they may hold at once */
+#define TMEM_QUEUE_DEPTH	16
+
 struct tmem_stats {
 	atomic64_t puts;	/* PUTs stored */
 	atomic64_t refused;	/* PUTs refused: NOSPACE, FROZEN */
@@ -90,6 +94,7 @@ struct tmem_dev {
 
 	struct block_device *lower;	/* ephemeral: the lower device */
 	void *lower_handle;		/* what holds it open */
+	struct bio_set lower_bs;	/* bios to it, never from fs_bio_set */
 	char lower_path[64];
 
 	struct tmem_stats st;

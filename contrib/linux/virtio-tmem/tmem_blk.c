@@ -39,7 +39,12 @@ static int tmem_lower_io(struct tmem_dev *td, blk_opf_t opf, sector_t sector,
 	unsigned int i;
 	int err;
 
-	bio = bio_alloc(td->lower, n, opf | REQ_SYNC, GFP_NOIO);
+	/*
+	 * Our own bio_set: swap-out holds bios of fs_bio_set while it waits
+	 * for us, so under pressure its reserve may be empty until we finish.
+	 */
+	bio = bio_alloc_bioset(td->lower, n, opf | REQ_SYNC, GFP_NOIO,
+			       &td->lower_bs);
 	bio->bi_iter.bi_sector = sector;
 	for (i = 0; i < n; i++) {
 		if (bio_add_page(bio, pages[i], PAGE_SIZE, 0) != PAGE_SIZE) {
@@ -334,7 +339,8 @@ static const struct block_device_operations tmem_fops = {
 	.release = tmem_release,
 };
 
-int tmem_lower_open(struct tmem_dev *td, const char *path)
+/* Open the lower device exclusively, as ours. */
+static int tmem_lower_get(struct tmem_dev *td, const char *path)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	struct file *f;
@@ -355,6 +361,22 @@ int tmem_lower_open(struct tmem_dev *td, const char *path)
 	td->lower_handle = bdev;
 	td->lower = bdev;
 #endif
+	return 0;
+}
+
+int tmem_lower_open(struct tmem_dev *td, const char *path)
+{
+	int err;
+
+	err = bioset_init(&td->lower_bs, TMEM_QUEUE_DEPTH, 0,
+			  BIOSET_NEED_BVECS);
+	if (err)
+		return err;
+	err = tmem_lower_get(td, path);
+	if (err) {
+		bioset_exit(&td->lower_bs);
+		return err;
+	}
 	strscpy(td->lower_path, path, sizeof(td->lower_path));
 	return 0;
 }
@@ -370,6 +392,7 @@ void tmem_lower_close(struct tmem_dev *td)
 #endif
 	td->lower_handle = NULL;
 	td->lower = NULL;
+	bioset_exit(&td->lower_bs);
 }
 
 int tmem_blk_add(struct tmem_dev *td, const struct attribute_group **groups)
@@ -400,7 +423,7 @@ int tmem_blk_add(struct tmem_dev *td, const struct attribute_group **groups)
 	memset(&td->tag_set, 0, sizeof(td->tag_set));
 	td->tag_set.ops = &tmem_mq_ops;
 	td->tag_set.nr_hw_queues = 1;
-	td->tag_set.queue_depth = 16;
+	td->tag_set.queue_depth = TMEM_QUEUE_DEPTH;
 	td->tag_set.numa_node = NUMA_NO_NODE;
 	td->tag_set.cmd_size = sizeof(struct tmem_chain);
 	td->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
