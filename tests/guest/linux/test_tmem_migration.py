@@ -4,12 +4,16 @@ A 384 MiB guest (Debian 6.1) swaps to /dev/tmemswap0 (persistent mode) while
 a process holds 640 MiB of patterned memory, so about 256 MiB or more sit in
 the host's pool.  The guest migrates to a second QEMU; the destination must
 hold the same persistent pages, and the process, resumed there, must find
-every byte intact.  The same guest configuration with a process that fits in
-RAM (nothing swapped) migrates as well, and both downtimes are reported: the
-pool's pages are sent during precopy, so the downtime should not grow with
-them.
+every byte intact.  The same guest with a process that fills RAM but not
+swap migrates as well.  The pool's pages go during precopy: the source's
+trace must show (almost) none sent after the guest stopped, and the test
+reports both downtimes and the part of each that RAM and the tmem device
+took (vmstate_downtime_save).
 """
 
+import os
+import re
+import tempfile
 import time
 
 import harness
@@ -19,6 +23,9 @@ GUEST_MIB = 384
 BOOT_TIMEOUT = 180
 HOG_TIMEOUT = 600
 MIGRATE_TIMEOUT = 300
+# Tight enough that RAM converges far below it in both runs, so the two
+# downtimes compare what is left for the stopped guest, not QEMU's budget.
+DOWNTIME_LIMIT_MS = 50
 ARGS = ["-object", "tmem-pool,id=tp0,size=1G",
         "-device", "virtio-tmem-ccw,pool=tp0,id=tmem0,persistent=on"]
 
@@ -42,8 +49,27 @@ def wait_for(g, path, word, timeout):
     return out
 
 
+def stop_copy_share(path):
+    """From the source's trace: persistent pages sent after the guest stopped,
+    and the microseconds each part of the stopped guest's state took."""
+    pages, us = None, {}
+    with open(path) as f:
+        for line in f:
+            m = re.search(r"virtio_tmem_mig_complete .* pages=(\d+) ", line)
+            if m:
+                pages = int(m.group(1))
+            m = re.search(r"vmstate_downtime_save .*idstr=(\S+) .*downtime=(\d+)", line)
+            if m:
+                us[m.group(1)] = us.get(m.group(1), 0) + int(m.group(2))
+    return pages, us
+
+
 def one(t, label, hog_mib, min_swapped_mib):
-    src = t.guest(initrd="tmem", mem_mib=GUEST_MIB, args=ARGS)
+    fd, trace = tempfile.mkstemp(prefix="tmem-mig-", suffix=".trace")
+    os.close(fd)
+    src = t.guest(initrd="tmem", mem_mib=GUEST_MIB,
+                  args=ARGS + ["-trace", "virtio_tmem_mig_complete",
+                               "-trace", "vmstate_downtime_save", "-D", trace])
     src.start()
     t.attempt("%s: source boots" % label, src.wait_ready, BOOT_TIMEOUT)
     rc, out = src.cmd("insmod $(find /lib/modules -name virtio_tmem.ko) && "
@@ -66,7 +92,7 @@ def one(t, label, hog_mib, min_swapped_mib):
     dst = t.guest(initrd="tmem", mem_mib=GUEST_MIB, args=ARGS, incoming=True)
     dst.start()
     src.qmp.execute("migrate-set-parameters", **{"max-bandwidth": 4096 * MIB,
-                                                  "downtime-limit": 300})
+                                                  "downtime-limit": DOWNTIME_LIMIT_MS})
     t0 = time.monotonic()
     src.qmp.execute("migrate", uri=dst.migrate_uri)
     st = harness.wait_migration(src, MIGRATE_TIMEOUT)
@@ -82,6 +108,9 @@ def one(t, label, hog_mib, min_swapped_mib):
          "%s: the destination holds the same persistent pages" % label,
          "source %r destination %r" % (client(src).get("persistent-pages"),
                                        cd.get("persistent-pages")))
+    dst.qmp.execute("cont")
+    t.ok(dst.qmp.execute("query-status")["status"] == "running",
+         "%s: the destination runs" % label)
     dst.cmd("echo go > /tmp/go")
     out = wait_for(dst, "/tmp/hog", "exit ", HOG_TIMEOUT)
     t.ok(any("memhog: ok" in l for l in out),
@@ -89,11 +118,24 @@ def one(t, label, hog_mib, min_swapped_mib):
     rc, out = dst.cmd("swapoff /dev/tmemswap0 && echo swapoff-ok")
     t.ok(rc == 0, "%s: swapoff on the destination" % label, "\n".join(out))
     harness.finish_pair(t, src, dst)
+
+    # the pool went during precopy: the hog was idle, so (almost) nothing
+    # of it is left for the stopped guest
+    late, us = stop_copy_share(trace)
+    os.unlink(trace)
+    total = cs.get("persistent-pages", 0)
+    t.ok(late is not None and late <= total // 100,
+         "%s: at most 1%% of the %d persistent pages are sent after the guest stops"
+         % (label, total), "sent then: %r" % late)
+    tmem_us = sum(v for k, v in us.items() if "virtio-tmem" in k)
+    diag("%s: of the stopped guest's state, RAM took %d us, the tmem device and "
+         "pages %d us" % (label, us.get("ram", 0), tmem_us))
     return st.get("downtime"), swapped
 
 
 def run(t):
     down_swap, swapped = one(t, "swapped", 640, 256)
-    down_none, _ = one(t, "no swap", 160, 0)
+    # the same guest with RAM as full, but nothing in the pool
+    down_none, _ = one(t, "no swap", 280, 0)
     diag("downtime: %s ms with %d MiB in the persistent pool, %s ms without"
          % (down_swap, swapped // MIB, down_none))
