@@ -12,13 +12,18 @@ passes that check and rewrite every page), with one swap device:
 Reported per configuration: completion time of the workload, swap-out and
 swap-in rates (pswpout/pswpin from /proc/vmstat over the run), QEMU's peak
 RSS, the tmpfs disk file's peak size and the tmem pool's peak use; ratios
-against (a).  Then the migration downtime of a guest with about 256 MiB in a
-persistent pool against the same guest with nothing swapped.  Writes
+against (a).  Then live migrations (median of --mig-reps) of a 384 MiB guest
+whose hog has filled memory: swapping about 300 MiB to a persistent pool,
+the same swapping to a shared tmpfs disk, and a hog that fits in RAM; with
+the downtime, the part of it RAM and the tmem device took (from the trace)
+and the persistent pages still sent after the guest stopped.  Writes
 OUTDIR/tmem-swap.csv, tmem-swap.md and tmem-swap.png (RSS over time).
 """
 
 import argparse
 import os
+import re
+import statistics
 import shutil
 import subprocess
 import sys
@@ -130,48 +135,90 @@ def run_one(name, qemu, images, outdir, rounds):
     }
 
 
-def migrate_downtime(qemu, images, outdir, hog_mib):
-    """Downtime of a migration of a guest whose hog holds hog_mib MiB."""
+MIG_SETUPS = {
+    # label: (swap device setup, hog MiB)
+    "tmem pool": ("insmod $(find /lib/modules -name virtio_tmem.ko) && "
+                  "mkswap /dev/tmemswap0 >/dev/null && swapon -d /dev/tmemswap0", 640),
+    "disk": ("load_module virtio_blk && mkswap /dev/vda >/dev/null && swapon /dev/vda", 640),
+    "no swap": ("insmod $(find /lib/modules -name virtio_tmem.ko) && "
+                "mkswap /dev/tmemswap0 >/dev/null && swapon -d /dev/tmemswap0", 280),
+}
+
+
+def trace_share(path):
+    """Microseconds of the stopped guest's state by part, and the persistent
+    pages sent after the guest stopped (from the source's trace)."""
+    us, late = {}, None
+    with open(path) as f:
+        for line in f:
+            m = re.search(r"virtio_tmem_mig_complete .* pages=(\d+) ", line)
+            if m:
+                late = int(m.group(1))
+            m = re.search(r"vmstate_downtime_save .*idstr=(\S+) .*downtime=(\d+)", line)
+            if m:
+                us[m.group(1)] = us.get(m.group(1), 0) + int(m.group(2))
+    return us, late
+
+
+def migrate_downtime(qemu, images, outdir, label, rep):
+    """One live migration of a 384 MiB guest whose hog has filled its memory,
+    swapping as MIG_SETUPS[label] says.  The disk (a file in the host's
+    tmpfs) is shared by source and destination, as shared storage is."""
+    setup, hog_mib = MIG_SETUPS[label]
+    tag = "mig-%s-%d" % (label.replace(" ", "-"), rep)
+    disk = tempfile.NamedTemporaryFile(dir="/dev/shm", prefix="tmem-bench-mig-")
+    disk.truncate(DISK_MIB * MIB)
+    trace = os.path.join(outdir, "tmem-swap-%s.trace" % tag)
     args = ["-object", "tmem-pool,id=tp0,size=1G",
-            "-device", "virtio-tmem-ccw,pool=tp0,id=tmem0,persistent=on"]
-    tag = "mig-%d" % hog_mib
-    src = harness.Guest(qemu, images, "tmem", mem_mib=384, args=args,
+            "-device", "virtio-tmem-ccw,pool=tp0,id=tmem0,persistent=on",
+            "-drive", "if=none,id=d0,format=raw,file=%s" % disk.name,
+            "-device", "virtio-blk-ccw,drive=d0"]
+    src = harness.Guest(qemu, images, "tmem", mem_mib=384,
+                        args=args + ["-trace", "virtio_tmem_mig_complete",
+                                     "-trace", "vmstate_downtime_save", "-D", trace],
                         log=os.path.join(outdir, "tmem-swap-%s-src.log" % tag))
     dst = harness.Guest(qemu, images, "tmem", mem_mib=384, args=args, incoming=True,
                         log=os.path.join(outdir, "tmem-swap-%s-dst.log" % tag))
     try:
         src.start()
         src.wait_ready(300)
-        rc, out = src.cmd("insmod $(find /lib/modules -name virtio_tmem.ko) && "
-                          "mkswap /dev/tmemswap0 >/dev/null && swapon -d /dev/tmemswap0 && "
-                          "mkfifo /tmp/go && (memhog %d hold /tmp/go > /tmp/hog 2>&1 &) && "
-                          "while ! grep -q filled /tmp/hog; do sleep 1; done" % hog_mib,
-                          timeout=600)
+        rc, out = src.cmd("%s && mkfifo /tmp/go && (memhog %d hold /tmp/go > /tmp/hog 2>&1 &) "
+                          "&& while ! grep -q filled /tmp/hog; do sleep 1; done"
+                          % (setup, hog_mib), timeout=600)
         if rc:
             raise harness.HarnessError("migration setup failed: %s" % out)
         time.sleep(2)
         pers = sum(c["persistent-pages"] for p in src.qmp.execute("query-tmem")
                    for c in p["clients"]) * 4096
+        rc, out = src.cmd("grep -E 'SwapTotal|SwapFree' /proc/meminfo")
+        kb = dict((l.split(":")[0], int(l.split()[1])) for l in out if ":" in l)
+        swapped = (kb.get("SwapTotal", 0) - kb.get("SwapFree", 0)) * 1024
         dst.start()
         src.qmp.execute("migrate-set-parameters", **{"max-bandwidth": 4096 * MIB,
-                                                      "downtime-limit": 300})
+                                                      "downtime-limit": 50})
         src.qmp.execute("migrate", uri=dst.migrate_uri)
         st = harness.wait_migration(src, 300)
         if st.get("status") != "completed":
             raise harness.HarnessError("migration %s" % st.get("status"))
+        dst.qmp.execute("cont")
         dst.cmd("echo go > /tmp/go")
         ok = False
-        for _ in range(300):
+        for _ in range(600):
             rc, out = dst.cmd("cat /tmp/hog")
             if any("memhog: " in l and ("ok" in l or "FAILED" in l) for l in out):
                 ok = any("memhog: ok" in l for l in out)
                 break
             time.sleep(1)
-        return {"pool": pers // MIB, "downtime": st.get("downtime"),
-                "total": st.get("total-time"), "intact": ok}
     finally:
         src.close()
         dst.close()
+        disk.close()
+    us, late = trace_share(trace)
+    return {"label": label, "pool": pers // MIB, "swapped": swapped // MIB,
+            "downtime": st.get("downtime"), "total": st.get("total-time"),
+            "ram_us": us.get("ram", 0),
+            "tmem_us": sum(v for k, v in us.items() if "virtio-tmem" in k),
+            "late": late, "intact": ok}
 
 
 def plot(results, outdir):
@@ -218,6 +265,7 @@ def main():
     ap.add_argument("--kernel", default="")
     ap.add_argument("--configs", default="disk,zram,tmem-p,tmem-e")
     ap.add_argument("--no-migration", action="store_true")
+    ap.add_argument("--mig-reps", type=int, default=3)
     args = ap.parse_args()
     os.makedirs(args.outdir, exist_ok=True)
     results = []
@@ -252,17 +300,33 @@ def main():
         notes.append("tmem ephemeral takes %.2fx the time of the disk (goal <= 1)"
                      % (by["tmem-e"]["time"] / by["disk"]["time"]))
     if not args.no_migration:
-        with_pool = migrate_downtime(args.qemu, args.images, args.outdir, 640)
-        without = migrate_downtime(args.qemu, args.images, args.outdir, 160)
-        rows += ["", "| migration | pool MiB | downtime ms | total ms | hog intact |",
-                 "|---|---|---|---|---|"]
-        for label, m in (("256+ MiB swapped", with_pool), ("nothing swapped", without)):
-            rows.append("| %s | %d | %s | %s | %s |" % (label, m["pool"], m["downtime"],
-                                                        m["total"], m["intact"]))
-        if with_pool["downtime"] and without["downtime"]:
-            notes.append("downtime with %d MiB persistent is %.2fx the downtime without "
-                         "(goal <= 2)" % (with_pool["pool"],
-                                          with_pool["downtime"] / without["downtime"]))
+        mig = {}
+        for rep in range(args.mig_reps):
+            for label in MIG_SETUPS:
+                log("migration %d: %s" % (rep + 1, label))
+                m = migrate_downtime(args.qemu, args.images, args.outdir, label, rep)
+                mig.setdefault(label, []).append(m)
+        rows += ["", "| migration (%d runs each, median) | swapped MiB | in pool MiB "
+                 "| downtime ms | RAM part us | tmem part us | pool pages after stop "
+                 "| total ms | hog intact |" % args.mig_reps,
+                 "|---|---|---|---|---|---|---|---|---|"]
+        med = {}
+        for label, ms in mig.items():
+            def m(key):
+                return statistics.median(x[key] or 0 for x in ms)
+            med[label] = m("downtime")
+            rows.append("| %s | %d | %d | %s (%s) | %d | %d | %s | %d | %s |" % (
+                label, m("swapped"), m("pool"), med[label],
+                ", ".join(str(x["downtime"]) for x in ms), m("ram_us"), m("tmem_us"),
+                "/".join(str(x["late"]) for x in ms), m("total"),
+                all(x["intact"] for x in ms)))
+        for other in ("disk", "no swap"):
+            if med.get(other):
+                notes.append("migration downtime with %d MiB in the persistent pool is "
+                             "%.2fx that of the same guest swapping to %s (goal <= 2)"
+                             % (statistics.median(x["pool"] for x in mig["tmem pool"]),
+                                med["tmem pool"] / med[other],
+                                "the disk" if other == "disk" else "nothing"))
     png = plot(results, args.outdir)
     text = "\n".join(["## tmem swap %s(%d MiB guest, %d MiB working set, %d rounds)"
                       % (args.kernel + " " if args.kernel else "", GUEST_MIB, WORK_MIB,
