@@ -22,7 +22,6 @@ OUTDIR/tmem-swap.csv, tmem-swap.md and tmem-swap.png (RSS over time).
 
 import argparse
 import os
-import re
 import statistics
 import shutil
 import subprocess
@@ -145,21 +144,6 @@ MIG_SETUPS = {
 }
 
 
-def trace_share(path):
-    """Microseconds of the stopped guest's state by part, and the persistent
-    pages sent after the guest stopped (from the source's trace)."""
-    us, late = {}, None
-    with open(path) as f:
-        for line in f:
-            m = re.search(r"virtio_tmem_mig_complete .* pages=(\d+) ", line)
-            if m:
-                late = int(m.group(1))
-            m = re.search(r"vmstate_downtime_save .*idstr=(\S+) .*downtime=(\d+)", line)
-            if m:
-                us[m.group(1)] = us.get(m.group(1), 0) + int(m.group(2))
-    return us, late
-
-
 def migrate_downtime(qemu, images, outdir, label, rep):
     """One live migration of a 384 MiB guest whose hog has filled its memory,
     swapping as MIG_SETUPS[label] says.  The disk (a file in the host's
@@ -213,7 +197,7 @@ def migrate_downtime(qemu, images, outdir, label, rep):
         src.close()
         dst.close()
         disk.close()
-    us, late = trace_share(trace)
+    us, late = harness.migration_trace(trace)
     return {"label": label, "pool": pers // MIB, "swapped": swapped // MIB,
             "downtime": st.get("downtime"), "total": st.get("total-time"),
             "ram_us": us.get("ram", 0),

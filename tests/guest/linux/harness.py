@@ -536,6 +536,24 @@ def finish_pair(t, src, dst):
          "exit status source %s, destination %s" % (src.exit_status, dst.exit_status))
 
 
+def migration_trace(path):
+    """Read a migration source's trace (-trace virtio_tmem_mig_complete
+    -trace vmstate_downtime_save -D PATH).  Returns (us, late): the
+    microseconds each part of the stopped guest's state took, by idstr, and
+    the persistent tmem pages sent after the guest stopped (None if the
+    device sent none)."""
+    us, late = {}, None
+    with open(path) as f:
+        for line in f:
+            m = re.search(r"virtio_tmem_mig_complete .* pages=(\d+) ", line)
+            if m:
+                late = int(m.group(1))
+            m = re.search(r"vmstate_downtime_save .*idstr=(\S+) .*downtime=(\d+)", line)
+            if m:
+                us[m.group(1)] = us.get(m.group(1), 0) + int(m.group(2))
+    return us, late
+
+
 def wait_migration(src, timeout):
     """Poll query-migrate until it ends; return its last answer."""
     deadline = time.monotonic() + timeout

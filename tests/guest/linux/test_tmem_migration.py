@@ -12,7 +12,6 @@ took (vmstate_downtime_save).
 """
 
 import os
-import re
 import tempfile
 import time
 
@@ -47,21 +46,6 @@ def wait_for(g, path, word, timeout):
             break
         time.sleep(2)
     return out
-
-
-def stop_copy_share(path):
-    """From the source's trace: persistent pages sent after the guest stopped,
-    and the microseconds each part of the stopped guest's state took."""
-    pages, us = None, {}
-    with open(path) as f:
-        for line in f:
-            m = re.search(r"virtio_tmem_mig_complete .* pages=(\d+) ", line)
-            if m:
-                pages = int(m.group(1))
-            m = re.search(r"vmstate_downtime_save .*idstr=(\S+) .*downtime=(\d+)", line)
-            if m:
-                us[m.group(1)] = us.get(m.group(1), 0) + int(m.group(2))
-    return pages, us
 
 
 def one(t, label, hog_mib, min_swapped_mib):
@@ -121,7 +105,7 @@ def one(t, label, hog_mib, min_swapped_mib):
 
     # the pool went during precopy: the hog was idle, so (almost) nothing
     # of it is left for the stopped guest
-    late, us = stop_copy_share(trace)
+    us, late = harness.migration_trace(trace)
     os.unlink(trace)
     total = cs.get("persistent-pages", 0)
     t.ok(late is not None and late <= total // 100,
