@@ -51,6 +51,21 @@ CmmaInfo *qmp_query_cmma(Error **errp)
     info->diag10 = c.diag10;
     info->diag10_released = c.diag10_bytes_total;
     info->discard_policy = qatomic_read(&s->discard);
+    info->reused = c.reused * CMMA_PAGE_SIZE;
+    info->refaulted = c.refaulted * CMMA_PAGE_SIZE;
+    if (info->discard_policy == CMMA_DISCARD_POLICY_ADAPTIVE) {
+        CmmaAdaptive a;
+
+        s390_cmma_adaptive_state(s, &a);
+        info->adaptive = g_new0(CmmaAdaptiveInfo, 1);
+        info->adaptive->demand = MIN(a.demand, (double)(UINT64_MAX /
+                                                       CMMA_PAGE_SIZE)) *
+                                 CMMA_PAGE_SIZE;
+        info->adaptive->horizon_ms = a.horizon_ms;
+        info->adaptive->reserve = MIN(cmma_adaptive_reserve(&a),
+                                      c.pages) * CMMA_PAGE_SIZE;
+        info->adaptive->refault_ratio = cmma_adaptive_refault_ratio(&a);
+    }
     for (i = ESSA_ORC_COUNT - 1; i >= 0; i--) {
         QAPI_LIST_PREPEND(info->essa, c.essa[i]);
     }
@@ -99,6 +114,16 @@ void hmp_info_cmma_stats(Monitor *mon, const QDict *qdict)
     monitor_printf(mon, "DIAG 0x10 executions:  %" PRIu64 "\n", info->diag10);
     monitor_printf(mon, "discard policy:        %s\n",
                    CmmaDiscardPolicy_str(info->discard_policy));
+    hmp_bytes(mon, "reused:", info->reused);
+    hmp_bytes(mon, "refaulted:", info->refaulted);
+    if (info->adaptive) {
+        hmp_bytes(mon, "adaptive demand/s:", info->adaptive->demand);
+        hmp_bytes(mon, "adaptive reserve:", info->adaptive->reserve);
+        monitor_printf(mon, "adaptive horizon:      %" PRIu32 " ms\n",
+                       info->adaptive->horizon_ms);
+        monitor_printf(mon, "adaptive refaults:     %.3f per released page\n",
+                       info->adaptive->refault_ratio);
+    }
     monitor_printf(mon, "ESSA per request code:");
     for (e = info->essa; e; e = e->next) {
         monitor_printf(mon, " %d:%" PRIu64, orc++, e->value);

@@ -40,8 +40,19 @@ S390CmmaState *s390_cmma_get(void)
     return cmma;
 }
 
-/* Keep the census in step with one page going from @old to @new. */
-static void census_move(S390CmmaState *s, uint8_t old, uint8_t new)
+static void block_pending_inc(S390CmmaState *s, uint64_t gfn)
+{
+    uint64_t b = gfn / CMMA_ADAPT_BLOCK_PAGES;
+
+    qatomic_set(&s->blocks[b].last_unused_ms,
+                qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
+    qatomic_inc(&s->blocks[b].pending);
+    set_bit_atomic(b, s->pending_blocks);
+}
+
+/* Keep the census in step with page @gfn going from @old to @new. */
+static void census_move(S390CmmaState *s, uint64_t gfn, uint8_t old,
+                        uint8_t new)
 {
     CmmaCensus *c = &s->census;
 
@@ -73,8 +84,18 @@ static void census_move(S390CmmaState *s, uint8_t old, uint8_t new)
     if (cmma_is_pending(old) != cmma_is_pending(new)) {
         if (cmma_is_pending(new)) {
             qatomic_inc(&c->pending);
+            block_pending_inc(s, gfn);
         } else {
             qatomic_dec(&c->pending);
+            qatomic_dec(&s->blocks[gfn / CMMA_ADAPT_BLOCK_PAGES].pending);
+        }
+    }
+    /* the guest takes back a page it had given up: is it reused soon? */
+    if ((old & CMMA_USAGE_MASK) == CMMA_USAGE_UNUSED &&
+        (new & CMMA_USAGE_MASK) == CMMA_USAGE_STABLE) {
+        qatomic_inc(&c->reused);
+        if ((old & CMMA_DISCARDED) && !(old & CMMA_REPORTED)) {
+            qatomic_inc(&c->refaulted);
         }
     }
 }
@@ -107,7 +128,7 @@ static uint8_t state_update(S390CmmaState *s, uint64_t gfn, unsigned orc)
         }
         old = seen;
     }
-    census_move(s, old, new);
+    census_move(s, gfn, old, new);
     if (qatomic_read(&s->migration_mode) &&
         ((old ^ new) & CMMA_MIGRATION_MASK)) {
         mark_dirty(s, gfn);
@@ -166,7 +187,7 @@ static void discard_finish(S390CmmaState *s, uint64_t start, uint64_t length,
             }
             seen = qatomic_cmpxchg(&s->state[gfn], old, new);
             if (seen == old) {
-                census_move(s, old, new);
+                census_move(s, gfn, old, new);
                 break;
             }
             old = seen;
@@ -257,9 +278,109 @@ static void arm_flush_timer(S390CmmaState *s, int64_t delay_ms)
     }
 }
 
+/*
+ * Collect block @b's pending pages into @batch, releasing whenever it
+ * fills.  Returns the bytes released; stops once @charged reaches @max.
+ */
+static uint64_t release_block(S390CmmaState *s, uint64_t b, PageBatch *batch,
+                              RAMBlock *rb, uint64_t max,
+                              const uint8_t *resident, uint64_t *charged)
+{
+    uint64_t gfn = b * CMMA_ADAPT_BLOCK_PAGES;
+    uint64_t end = MIN(gfn + CMMA_ADAPT_BLOCK_PAGES, s->npages);
+    uint64_t bytes = 0;
+
+    for (; gfn < end && *charged < max; gfn++) {
+        if (cmma_is_pending(qatomic_read(&s->state[gfn]))) {
+            page_batch_add(batch, gfn * CMMA_PAGE_SIZE);
+            if (!resident || resident[gfn]) {
+                *charged += CMMA_PAGE_SIZE;
+            }
+            if (page_batch_is_full(batch) || *charged >= max) {
+                bytes += discard_batch(s, batch, rb);
+            }
+        }
+    }
+    return bytes;
+}
+
+/*
+ * Next block after @b (inclusive) that has pending pages, or nblocks.
+ * Clears the bits of blocks found empty (see the concurrency contract).
+ */
+static uint64_t next_pending_block(S390CmmaState *s, uint64_t b)
+{
+    for (;;) {
+        b = find_next_bit(s->pending_blocks, s->nblocks, b);
+        if (b >= s->nblocks) {
+            return b;
+        }
+        clear_bit_atomic(b, s->pending_blocks);
+        if (qatomic_read(&s->blocks[b].pending)) {
+            set_bit_atomic(b, s->pending_blocks);
+            return b;
+        }
+        b++;
+    }
+}
+
+/* One decision of the adaptive policy: release what it says is due. */
+static void adaptive_tick(S390CmmaState *s, RAMBlock *rb, int64_t now)
+{
+    CmmaAdaptive *a = &s->adaptive;
+    CmmaAdaptivePlan plan;
+    PageBatch batch;
+    uint64_t b, bytes = 0, charged = 0, pending;
+
+    cmma_adaptive_update(a, now, qatomic_read(&s->census.reused),
+                         qatomic_read(&s->census.refaulted),
+                         qatomic_read(&s->census.discarded_bytes_total) /
+                         CMMA_PAGE_SIZE);
+    pending = qatomic_read(&s->census.pending);
+    if (!rb || !pending) {
+        return;
+    }
+    cmma_adaptive_plan_begin(&plan, now);
+    for (b = next_pending_block(s, 0); b < s->nblocks;
+         b = next_pending_block(s, b + 1)) {
+        cmma_adaptive_plan_add(&plan, a, qatomic_read(&s->blocks[b].pending),
+                               qatomic_read(&s->blocks[b].last_unused_ms));
+    }
+    cmma_adaptive_plan_finish(&plan, a, pending);
+
+    page_batch_init(&batch, CMMA_QUEUE_PAGES, CMMA_PAGE_SIZE);
+    for (b = next_pending_block(s, 0); b < s->nblocks;
+         b = next_pending_block(s, b + 1)) {
+        if (cmma_adaptive_plan_release(&plan, a,
+                                       qatomic_read(&s->blocks[b].pending),
+                                       qatomic_read(&s->blocks[b].last_unused_ms))) {
+            bytes += release_block(s, b, &batch, rb, UINT64_MAX, NULL,
+                                   &charged);
+        }
+    }
+    bytes += discard_batch(s, &batch, rb);
+    page_batch_destroy(&batch);
+    trace_s390_cmma_adaptive(pending, cmma_adaptive_reserve(a),
+                             a->horizon_ms,
+                             MIN(cmma_adaptive_refault_ratio(a) * 1000,
+                                 UINT32_MAX), bytes);
+}
+
+/* The adaptive policy has something to watch: pages or fading rates. */
+static bool adaptive_busy(S390CmmaState *s)
+{
+    CmmaAdaptive *a = &s->adaptive;
+
+    return qatomic_read(&s->census.pending) || a->demand >= 1.0 ||
+           a->refault_rate >= 1.0 || a->release_rate >= 1.0;
+}
+
 static void flush_timer_cb(void *opaque)
 {
     S390CmmaState *s = opaque;
+    CmmaDiscardPolicy policy = qatomic_read(&s->discard);
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    RAMBlock *rb;
     unsigned i;
 
     for (i = 0; i < s->nqueues; i++) {
@@ -267,12 +388,21 @@ static void flush_timer_cb(void *opaque)
         queue_flush_locked(s, &s->queues[i]);
         qemu_mutex_unlock(&s->queues[i].lock);
     }
+    if (policy == CMMA_DISCARD_POLICY_ADAPTIVE) {
+        rb = discard_block(s);
+        adaptive_tick(s, rb, now);
+        if (adaptive_busy(s)) {
+            timer_mod(s->flush_timer, now + (rb ? CMMA_ADAPT_TICK_MS
+                                                : CMMA_RETRY_MS));
+        }
+        return;
+    }
     /*
      * Pages the queues could not release (queued while releasing was
      * blocked, or received unused from a migration source) are found by a
-     * scan of the table: a few hundred microseconds for 2 GiB.
+     * scan of the blocks that hold pending pages.
      */
-    if (qatomic_read(&s->discard) != CMMA_DISCARD_POLICY_EAGER ||
+    if (policy != CMMA_DISCARD_POLICY_EAGER ||
         !qatomic_read(&s->census.pending)) {
         return;
     }
@@ -301,22 +431,16 @@ uint64_t s390_cmma_reclaim(S390CmmaState *s, uint64_t max,
 {
     RAMBlock *rb = discard_block(s);
     PageBatch batch;
-    uint64_t gfn, bytes = 0, charged = 0;
+    uint64_t b, bytes = 0, charged = 0;
 
     if (!rb) {
         return 0;
     }
     page_batch_init(&batch, CMMA_QUEUE_PAGES, CMMA_PAGE_SIZE);
-    for (gfn = 0; gfn < s->npages && charged < max; gfn++) {
-        if (cmma_is_pending(qatomic_read(&s->state[gfn]))) {
-            page_batch_add(&batch, gfn * CMMA_PAGE_SIZE);
-            if (!resident || resident[gfn]) {
-                charged += CMMA_PAGE_SIZE;
-            }
-            if (page_batch_is_full(&batch) || charged >= max) {
-                bytes += discard_batch(s, &batch, rb);
-            }
-        }
+    /* only blocks with pending pages: the cost follows them, not RAM */
+    for (b = next_pending_block(s, 0); b < s->nblocks && charged < max;
+         b = next_pending_block(s, b + 1)) {
+        bytes += release_block(s, b, &batch, rb, max, resident, &charged);
     }
     bytes += discard_batch(s, &batch, rb);
     page_batch_destroy(&batch);
@@ -380,7 +504,7 @@ uint64_t s390_cmma_note_reported(S390CmmaState *s, uint64_t start,
             new = old | CMMA_DISCARDED | CMMA_REPORTED;
             seen = qatomic_cmpxchg(&s->state[gfn], old, new);
             if (seen == old) {
-                census_move(s, old, new);
+                census_move(s, gfn, old, new);
                 n++;
                 break;
             }
@@ -404,16 +528,24 @@ uint64_t s390_cmma_essa(S390CmmaState *s, unsigned cpu_index, uint64_t gfn,
         qemu_mutex_lock(&s->discard_lock);
         qemu_mutex_unlock(&s->discard_lock);
     }
-    if (cmma_is_pending(new) && !cmma_is_pending(old) &&
-        qatomic_read(&s->discard) == CMMA_DISCARD_POLICY_EAGER) {
-        queue_page(s, cpu_index, gfn);
+    if (cmma_is_pending(new) && !cmma_is_pending(old)) {
+        switch (qatomic_read(&s->discard)) {
+        case CMMA_DISCARD_POLICY_EAGER:
+            queue_page(s, cpu_index, gfn);
+            break;
+        case CMMA_DISCARD_POLICY_ADAPTIVE:
+            arm_flush_timer(s, CMMA_ADAPT_TICK_MS);
+            break;
+        default:
+            break;
+        }
     }
     return cmma_essa_r1(old);
 }
 
 void s390_cmma_reset_states(S390CmmaState *s)
 {
-    unsigned i;
+    uint64_t i;
 
     for (i = 0; i < s->nqueues; i++) {
         qemu_mutex_lock(&s->queues[i].lock);
@@ -430,6 +562,10 @@ void s390_cmma_reset_states(S390CmmaState *s)
     s->census.discarded = 0;
     s->census.reported = 0;
     s->census.pending = 0;
+    for (i = 0; i < s->nblocks; i++) {
+        s->blocks[i].pending = 0;
+    }
+    bitmap_zero(s->pending_blocks, s->nblocks);
     if (s->migration_mode) {
         bitmap_set(s->dirty, 0, s->npages);
         s->dirty_count = s->npages;
@@ -441,13 +577,18 @@ void s390_cmma_reset_states(S390CmmaState *s)
 uint64_t s390_cmma_pending_resident(S390CmmaState *s, const uint8_t *resident,
                                     uint64_t npages)
 {
-    uint64_t gfn, n = 0;
+    uint64_t b, gfn, end, n = 0;
 
     if (!resident || npages != s->npages) {
         return qatomic_read(&s->census.pending);
     }
-    for (gfn = 0; gfn < npages; gfn++) {
-        n += resident[gfn] && cmma_is_pending(qatomic_read(&s->state[gfn]));
+    for (b = next_pending_block(s, 0); b < s->nblocks;
+         b = next_pending_block(s, b + 1)) {
+        end = MIN((b + 1) * CMMA_ADAPT_BLOCK_PAGES, npages);
+        for (gfn = b * CMMA_ADAPT_BLOCK_PAGES; gfn < end; gfn++) {
+            n += resident[gfn] &&
+                 cmma_is_pending(qatomic_read(&s->state[gfn]));
+        }
     }
     return n;
 }
@@ -471,6 +612,13 @@ void s390_cmma_census(S390CmmaState *s, CmmaCensus *out)
         qatomic_read(&s->census.discarded_bytes_total);
     out->diag10 = qatomic_read(&s->census.diag10);
     out->diag10_bytes_total = qatomic_read(&s->census.diag10_bytes_total);
+    out->reused = qatomic_read(&s->census.reused);
+    out->refaulted = qatomic_read(&s->census.refaulted);
+}
+
+void s390_cmma_adaptive_state(S390CmmaState *s, CmmaAdaptive *out)
+{
+    *out = s->adaptive;
 }
 
 /* Storage-attribute class hooks (migration, monitor) */
@@ -547,7 +695,7 @@ static int cmma_set_stattr(S390StAttribState *sa, uint64_t start_gfn,
         uint8_t new = values[i] & CMMA_MIGRATION_MASK;
         uint8_t old = qatomic_xchg(&s->state[start_gfn + i], new);
 
-        census_move(s, old, new);
+        census_move(s, start_gfn + i, old, new);
     }
     /* Unused pages from the source go back to the host here too. */
     if (qatomic_read(&s->census.pending)) {
@@ -602,7 +750,14 @@ static int cmma_get_discard(Object *obj, Error **errp)
 
 static void cmma_set_discard(Object *obj, int value, Error **errp)
 {
-    qatomic_set(&S390_CMMA(obj)->discard, value);
+    S390CmmaState *s = S390_CMMA(obj);
+
+    qatomic_set(&s->discard, value);
+    /* pages that went unused under another policy are the new one's too */
+    if (s->flush_timer && value != CMMA_DISCARD_POLICY_LAZY &&
+        value != CMMA_DISCARD_POLICY_OFF) {
+        arm_flush_timer(s, CMMA_ADAPT_TICK_MS);
+    }
 }
 
 static void cmma_realize(DeviceState *dev, Error **errp)
@@ -620,6 +775,11 @@ static void cmma_realize(DeviceState *dev, Error **errp)
                    s->discard_delay_ms);
         return;
     }
+    if (s->discard_hold_max_ms < 1000 || s->discard_hold_max_ms > 3600000) {
+        error_setg(errp, "discard-hold-max-ms must be 1000 to 3600000, "
+                   "not %u", s->discard_hold_max_ms);
+        return;
+    }
     parent->realize(dev, errp);
     if (*errp) {
         return;
@@ -631,6 +791,12 @@ static void cmma_realize(DeviceState *dev, Error **errp)
     s->census.pages = s->npages;
     s->census.usage[CMMA_USAGE_STABLE] = s->npages;
     s->dirty = bitmap_new(s->npages);
+    s->nblocks = DIV_ROUND_UP(s->npages, CMMA_ADAPT_BLOCK_PAGES);
+    s->blocks = g_new0(CmmaBlock, s->nblocks);
+    s->pending_blocks = bitmap_new(s->nblocks);
+    cmma_adaptive_init(&s->adaptive, s->discard_delay_ms,
+                       s->discard_hold_max_ms,
+                       qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
 
     s->nqueues = MAX(ms->smp.max_cpus, 1);
     s->queues = g_new0(CmmaQueue, s->nqueues);
@@ -647,6 +813,8 @@ static void cmma_realize(DeviceState *dev, Error **errp)
 static const Property cmma_props[] = {
     DEFINE_PROP_UINT32("discard-delay-ms", S390CmmaState, discard_delay_ms,
                        200),
+    DEFINE_PROP_UINT32("discard-hold-max-ms", S390CmmaState,
+                       discard_hold_max_ms, 30000),
     /* Off: upstream's machine types answer DIAG 0x10 as upstream does. */
     DEFINE_PROP_BOOL("diag10", S390CmmaState, diag10, false),
 };
@@ -678,7 +846,8 @@ static void cmma_class_init(ObjectClass *oc, void *data)
                                    cmma_get_discard, cmma_set_discard);
     object_class_property_set_description(oc, "discard",
         "When pages the guest marks unused go back to the host: "
-        "eager (within discard-delay-ms), lazy (on request) or off");
+        "eager (within discard-delay-ms), adaptive (what the guest does "
+        "not soon reuse), lazy (on request) or off");
     /* Reason: created once by the machine */
     dc->user_creatable = false;
 }

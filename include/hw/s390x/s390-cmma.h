@@ -9,6 +9,7 @@
 #ifndef HW_S390X_S390_CMMA_H
 #define HW_S390X_S390_CMMA_H
 
+#include "hw/s390x/cmma-adaptive.h"
 #include "hw/s390x/cmma-state.h"
 #include "hw/s390x/storage-attributes.h"
 #include "qapi/qapi-types-cmma-target.h"
@@ -35,6 +36,13 @@
  * discard_lock, before it is released, and an ESSA that takes a marked
  * page out of the unused state takes discard_lock once before it returns:
  * no guest write lands in a page being released.
+ *
+ * Blocks (adaptive policy and table scans): whoever makes a page pending
+ * counts it in its block, stamps the block's time and then sets the
+ * block's bit in pending_blocks; a scan clears a bit before it reads the
+ * block's count and sets it again if the count is not zero, so a block
+ * with pending pages always has its bit.  The adaptive state belongs to
+ * the flush timer and the monitor (BQL).
  *
  * Lock order: a vCPU queue's lock before discard_lock (a full queue is
  * released while its lock is held); nothing takes a queue lock while
@@ -70,7 +78,18 @@ typedef struct CmmaCensus {
     uint64_t discarded_bytes_total; /* released since start, cumulative */
     uint64_t diag10;                /* DIAG 0x10 executions */
     uint64_t diag10_bytes_total;    /* ... and the bytes they released */
+    uint64_t reused;                /* unused pages set stable again */
+    uint64_t refaulted;             /* ... of which released ones */
 } CmmaCensus;
+
+/*
+ * A block of CMMA_ADAPT_BLOCK_PAGES pages: its pending (unused, resident)
+ * pages, counted with the census, and when one last became pending.
+ */
+typedef struct CmmaBlock {
+    uint32_t pending;
+    int64_t last_unused_ms;         /* QEMU_CLOCK_REALTIME */
+} CmmaBlock;
 
 struct S390CmmaState {
     S390StAttribState parent_obj;
@@ -78,11 +97,16 @@ struct S390CmmaState {
     /* properties */
     CmmaDiscardPolicy discard;
     uint32_t discard_delay_ms;
+    uint32_t discard_hold_max_ms;   /* adaptive: the longest a page waits */
     bool diag10;                    /* DIAG 0x10 releases pages (cmm machine) */
 
     uint8_t *state;                 /* one byte per page */
     uint64_t npages;
     CmmaCensus census;              /* updated with qatomic_* */
+    CmmaBlock *blocks;              /* updated with qatomic_* */
+    uint64_t nblocks;
+    unsigned long *pending_blocks;  /* blocks that may have pending pages */
+    CmmaAdaptive adaptive;          /* the flush timer's, under the BQL */
 
     bool migration_mode;
     unsigned long *dirty;           /* pages whose state changed since sent */
@@ -176,6 +200,9 @@ void s390_cmma_balloon_register(S390CmmaState *s);
 
 /* A consistent-enough snapshot of the counters. */
 void s390_cmma_census(S390CmmaState *s, CmmaCensus *out);
+
+/* The adaptive policy's state; call with the BQL. */
+void s390_cmma_adaptive_state(S390CmmaState *s, CmmaAdaptive *out);
 
 void hmp_info_cmma_stats(Monitor *mon, const QDict *qdict);
 void hmp_cmma_flush(Monitor *mon, const QDict *qdict);
