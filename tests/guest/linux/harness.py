@@ -478,11 +478,13 @@ def ram_rss_of(pid, ram_bytes):
 
 
 class RssSampler:
-    """Sample a process's RSS every `period` seconds in a background thread."""
+    """Sample a process's RSS every `period` seconds in a background thread;
+    with ram_bytes, the RSS of the guest RAM mapping of that size alone."""
 
-    def __init__(self, pid, period=0.1):
+    def __init__(self, pid, period=0.1, ram_bytes=None):
         self.pid = pid
         self.period = period
+        self.ram_bytes = ram_bytes
         self.samples = []          # (monotonic time, rss bytes)
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -495,7 +497,9 @@ class RssSampler:
         nxt = time.monotonic()
         while not self.stop_ev.is_set():
             try:
-                self.samples.append((time.monotonic(), rss_of(self.pid)))
+                rss = (ram_rss_of(self.pid, self.ram_bytes) if self.ram_bytes
+                       else rss_of(self.pid))
+                self.samples.append((time.monotonic(), rss))
             except (OSError, HarnessError):
                 break
             nxt += self.period
