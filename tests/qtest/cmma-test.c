@@ -174,12 +174,75 @@ static void test_cmmnt_needs_cmm(void)
     g_assert_nonnull(strstr(err, "'cmmnt' requires 'cmm'"));
 }
 
+/* The adaptive policy reports its state, and only while it is the policy. */
+static void test_adaptive(void)
+{
+    QTestState *qts = qtest_init("-M s390-ccw-virtio -m 256M "
+                                 "-global s390-storage_attributes-tcg."
+                                 "discard=adaptive");
+    QDict *info = cmma_info(qts), *ad;
+    g_autofree char *stats = NULL;
+
+    g_assert_cmpstr(qdict_get_str(info, "discard-policy"), ==, "adaptive");
+    g_assert_cmpuint(cmm_get_u64(info, "reused"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(info, "refaulted"), ==, 0);
+    ad = qdict_get_qdict(info, "adaptive");
+    g_assert_nonnull(ad);
+    /* a fresh guest: no demand, nothing kept, the initial horizon */
+    g_assert_cmpuint(cmm_get_u64(ad, "demand"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(ad, "reserve"), ==, 0);
+    g_assert_cmpuint(cmm_get_u64(ad, "horizon-ms"), ==, 1000);
+    g_assert_cmpfloat(qdict_get_double(ad, "refault-ratio"), ==, 0);
+    qobject_unref(info);
+
+    stats = qtest_hmp(qts, "info cmma-stats");
+    g_assert_nonnull(strstr(stats, "discard policy:        adaptive"));
+    g_assert_nonnull(strstr(stats, "adaptive horizon:      1000 ms"));
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '" TABLE "', 'property': 'discard',"
+                             "   'value': 'eager' } }");
+    info = cmma_info(qts);
+    g_assert_false(qdict_haskey(info, "adaptive"));
+    qobject_unref(info);
+    qtest_quit(qts);
+}
+
+/* A hold outside 1 s .. 1 h is refused at start-up, naming the value. */
+static void test_hold_range(void)
+{
+    static const char *const bad[] = { "999", "3600001" };
+
+    for (int i = 0; i < ARRAY_SIZE(bad); i++) {
+        g_autofree char *arg = g_strdup_printf(
+            "s390-storage_attributes-tcg.discard-hold-max-ms=%s", bad[i]);
+        const char *argv[] = {
+            g_getenv("QTEST_QEMU_BINARY"), "-M", "s390-ccw-virtio",
+            "-accel", "tcg", "-global", arg, "-S", "-display", "none",
+            "-nodefaults", NULL
+        };
+        g_autofree char *out = NULL, *err = NULL;
+        g_autofree char *want = g_strdup_printf("not %s", bad[i]);
+        g_autoptr(GError) gerr = NULL;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                                   G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                                   &status, &gerr));
+        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        g_assert_nonnull(strstr(err, "discard-hold-max-ms must be"));
+        g_assert_nonnull(strstr(err, want));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/cmma/query/fresh", test_query_fresh);
     qtest_add_func("/cmma/no-table", test_no_table);
     qtest_add_func("/cmma/policy", test_policy);
+    qtest_add_func("/cmma/adaptive", test_adaptive);
+    qtest_add_func("/cmma/hold-range", test_hold_range);
     qtest_add_func("/cmma/hmp", test_hmp);
     qtest_add_func("/cmma/cpu-model/machine-types", test_cpu_model);
     qtest_add_func("/cmma/cpu-model/cmmnt-needs-cmm", test_cmmnt_needs_cmm);

@@ -16,7 +16,7 @@
  *  - code in a released page does not keep running from stale
  *    translations.
  *
- * qemu-args: -m 256M
+ * qemu-args: -m 256M -global s390-storage_attributes-tcg.discard=eager
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

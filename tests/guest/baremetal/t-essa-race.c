@@ -18,7 +18,7 @@
  * and not yet released while the last page before P was not yet
  * released either).
  *
- * qemu-args: -m 256M -smp 2
+ * qemu-args: -m 256M -smp 2 -global s390-storage_attributes-tcg.discard=eager
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

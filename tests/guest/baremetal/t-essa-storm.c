@@ -9,7 +9,7 @@
  * the other pages around it come and go.  run.py checks QEMU's peak RSS
  * (max-rss-mib below): ten million operations must not grow it.
  *
- * qemu-args: -m 256M -smp 4
+ * qemu-args: -m 256M -smp 4 -global s390-storage_attributes-tcg.discard=eager
  * max-rss-mib: 256
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
