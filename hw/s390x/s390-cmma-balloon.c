@@ -68,12 +68,19 @@ static void cmma_note_reported(void *opaque, RAMBlock *rb, uint64_t start,
     }
 }
 
+static uint64_t cmma_take_changed(void *opaque, unsigned long *out,
+                                  uint64_t nbits)
+{
+    return s390_cmma_take_changed(opaque, out, nbits);
+}
+
 static const BalloonPageStateOps cmma_balloon_ops = {
     .unavailable = cmma_unavailable,
     .census = cmma_census,
     .can_reclaim = cmma_can_reclaim,
     .reclaim = cmma_reclaim,
     .note_reported = cmma_note_reported,
+    .take_changed = cmma_take_changed,
 };
 
 void s390_cmma_balloon_register(S390CmmaState *s)

@@ -55,6 +55,12 @@ static void census_move(S390CmmaState *s, uint64_t gfn, uint8_t old,
                         uint8_t new)
 {
     CmmaCensus *c = &s->census;
+    uint64_t b = gfn / CMMA_ADAPT_BLOCK_PAGES;
+
+    /* a plain read first: in a busy block the bit is already set */
+    if (!test_bit(b, s->changed_blocks)) {
+        set_bit_atomic(b, s->changed_blocks);
+    }
 
     if ((old ^ new) & CMMA_USAGE_MASK) {
         qatomic_dec(&c->usage[old & CMMA_USAGE_MASK]);
@@ -566,6 +572,7 @@ void s390_cmma_reset_states(S390CmmaState *s)
         s->blocks[i].pending = 0;
     }
     bitmap_zero(s->pending_blocks, s->nblocks);
+    bitmap_fill(s->changed_blocks, s->nblocks);
     if (s->migration_mode) {
         bitmap_set(s->dirty, 0, s->npages);
         s->dirty_count = s->npages;
@@ -614,6 +621,27 @@ void s390_cmma_census(S390CmmaState *s, CmmaCensus *out)
     out->diag10_bytes_total = qatomic_read(&s->census.diag10_bytes_total);
     out->reused = qatomic_read(&s->census.reused);
     out->refaulted = qatomic_read(&s->census.refaulted);
+}
+
+uint64_t s390_cmma_take_changed(S390CmmaState *s, unsigned long *out,
+                                uint64_t nbits)
+{
+    uint64_t i, n = MIN(BITS_TO_LONGS(nbits), BITS_TO_LONGS(s->nblocks));
+    unsigned orc;
+    bool used = false;
+
+    for (orc = 0; orc < ESSA_ORC_COUNT && !used; orc++) {
+        used = qatomic_read(&s->census.essa[orc]) != 0;
+    }
+    if (!used) {
+        return 0;
+    }
+    for (i = 0; out && i < n; i++) {
+        if (qatomic_read(&s->changed_blocks[i])) {
+            out[i] |= qatomic_xchg(&s->changed_blocks[i], 0);
+        }
+    }
+    return CMMA_ADAPT_BLOCK_PAGES * CMMA_PAGE_SIZE;
 }
 
 void s390_cmma_adaptive_state(S390CmmaState *s, CmmaAdaptive *out)
@@ -794,6 +822,7 @@ static void cmma_realize(DeviceState *dev, Error **errp)
     s->nblocks = DIV_ROUND_UP(s->npages, CMMA_ADAPT_BLOCK_PAGES);
     s->blocks = g_new0(CmmaBlock, s->nblocks);
     s->pending_blocks = bitmap_new(s->nblocks);
+    s->changed_blocks = bitmap_new(s->nblocks);
     cmma_adaptive_init(&s->adaptive, s->discard_delay_ms,
                        s->discard_hold_max_ms,
                        qemu_clock_get_ms(QEMU_CLOCK_REALTIME));

@@ -37,12 +37,19 @@ static void stub_note_reported(void *opaque, RAMBlock *rb, uint64_t start,
 {
 }
 
+static uint64_t stub_take_changed(void *opaque, unsigned long *out,
+                                  uint64_t nbits)
+{
+    return 0;
+}
+
 static const BalloonPageStateOps stub_ops = {
     .unavailable = stub_unavailable,
     .census = stub_census,
     .can_reclaim = stub_can_reclaim,
     .reclaim = stub_reclaim,
     .note_reported = stub_note_reported,
+    .take_changed = stub_take_changed,
 };
 
 static const BalloonPageStateOps *provider_ops;

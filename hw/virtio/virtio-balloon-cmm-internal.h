@@ -61,6 +61,14 @@ typedef struct BalloonCmm {
     int pagemap_fd;
     uint8_t *vec;               /* per host page: resident? */
     size_t vec_len;
+    uint64_t fp_pages;          /* resident host pages, as vec says */
+    bool fp_valid;              /* vec and fp_pages hold a reading */
+    int64_t fp_full_ms;         /* when guest RAM was last read whole */
+    unsigned long *fp_changed;  /* blocks to read again */
+    uint64_t fp_nblocks;
+    uint32_t fp_actual;         /* the balloon's size at the last reading */
+    uint64_t fp_full_reads;     /* for tests and traces */
+    uint64_t fp_partial_reads;
 
     /* Reporting (virtio-balloon-cmm-events.c) */
     BalloonPageStates sent;
@@ -90,6 +98,8 @@ void balloon_cmm_arm(BalloonCmm *c, int64_t delay_ms);
 void balloon_cmm_footprint_init(BalloonCmm *c);
 void balloon_cmm_footprint_destroy(BalloonCmm *c);
 uint64_t balloon_cmm_footprint(BalloonCmm *c);
+/* The next footprint reads guest RAM whole (the balloon moved, say). */
+void balloon_cmm_footprint_invalidate(BalloonCmm *c);
 
 /* virtio-balloon-cmm-discard.c */
 void balloon_cmm_discard_init(BalloonCmm *c);

@@ -55,6 +55,11 @@ static void tick(void *opaque)
         c->progress_ms = now;
         c->bucket.last_ms = now;
     } else if (c->active || s->cmma) {
+        /* the balloon moved: pages left guest RAM without a state change */
+        if (s->actual != c->fp_actual) {
+            c->fp_actual = s->actual;
+            balloon_cmm_footprint_invalidate(c);
+        }
         fp = balloon_cmm_footprint(c);
         if (c->active) {
             /* what the step reclaimed is in the event sent with it */

@@ -106,6 +106,8 @@ struct S390CmmaState {
     CmmaBlock *blocks;              /* updated with qatomic_* */
     uint64_t nblocks;
     unsigned long *pending_blocks;  /* blocks that may have pending pages */
+    unsigned long *changed_blocks;  /* blocks with a state change, for
+                                       s390_cmma_take_changed() */
     CmmaAdaptive adaptive;          /* the flush timer's, under the BQL */
 
     bool migration_mode;
@@ -200,6 +202,16 @@ void s390_cmma_balloon_register(S390CmmaState *s);
 
 /* A consistent-enough snapshot of the counters. */
 void s390_cmma_census(S390CmmaState *s, CmmaCensus *out);
+
+/*
+ * s390_cmma_take_changed: OR into @out (@nbits long) the blocks of
+ * CMMA_ADAPT_BLOCK_PAGES pages where a page changed state since the last
+ * call, and clear them.  @out NULL: only the answer.
+ * Returns: the block size in bytes, or 0 while the guest has never
+ * executed ESSA (a guest that does not use CMMA changes memory unseen).
+ */
+uint64_t s390_cmma_take_changed(S390CmmaState *s, unsigned long *out,
+                                uint64_t nbits);
 
 /* The adaptive policy's state; call with the BQL. */
 void s390_cmma_adaptive_state(S390CmmaState *s, CmmaAdaptive *out);

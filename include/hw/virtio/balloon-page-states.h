@@ -52,6 +52,16 @@ typedef struct BalloonPageStateOps {
     /* Free-page reporting released [@start, @start + @length) of @rb. */
     void (*note_reported)(void *opaque, RAMBlock *rb, uint64_t start,
                           uint64_t length);
+    /*
+     * Which blocks of guest RAM had a page change state (used, unused,
+     * released) since the last call: ORs one bit per block into @out,
+     * @nbits long, and forgets them.  With @out NULL it only answers.
+     * Returns: the block size in bytes, or 0 if the provider does not
+     * track changes (the guest has not yet used page states, say): then
+     * residency may change anywhere without notice.
+     */
+    uint64_t (*take_changed)(void *opaque, unsigned long *out,
+                             uint64_t nbits);
 } BalloonPageStateOps;
 
 /* Called once by the provider (the machine's page-state table). */
