@@ -35,3 +35,11 @@ echo
 # density: how many 1 GiB guests one memory cgroup holds, per policy (about 20 min)
 /usr/bin/python3 "$here/bench/density.py" --cmm "$cmm" --upstream "$base" \
     --images "$here/build/guest" --outdir "$out"
+echo
+# the CMMA discard policies side by side: overhead and return (about 25 min)
+/usr/bin/python3 "$here/bench/cmma_policies.py" --cmm "$cmm" --upstream "$base" \
+    --images "$here/build/guest" --outdir "$out" --rounds "${BENCH_ROUNDS:-3}"
+echo
+# holding a footprint target on idle 2, 8 and 16 GiB guests (about 5 min)
+/usr/bin/python3 "$here/bench/cmma_scale.py" --qemu "$cmm" --images "$here/build/guest" \
+    --outdir "$out"
