@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Run the Linux-guest tests and print TAP.
 
-usage: run.py --qemu PATH --images DIR [--images-trixie DIR] [--logdir DIR] [TEST...]
+usage: run.py --qemu PATH --images DIR [--images-trixie DIR] [--logdir DIR] [--jobs N]
+              [TEST...]
 
 A test is a file test_NAME.py next to this one with a function run(t); TEST is NAME
 (or test_NAME, or test_NAME.py).  Every assertion prints one TAP line; the plan line
@@ -10,6 +11,12 @@ test goes to LOGDIR/NAME.log.  --images holds the bookworm (6.1) guest kernel an
 its initramfs images, --images-trixie (default: the sibling DIR-trixie) trixie's
 6.12, both made by scripts/guest-image.sh; a test boots the latter with
 t.guest(images=t.images_trixie, ...).
+
+Tests run side by side on --jobs CPUs (default: the machine's, at most 2), each
+in a thread of its own.  A TCG guest keeps one CPU busy, so a test declares
+what it needs with a module-level CPUS (default 1): tests that run guests at
+once, guests with several vCPUs, or anything whose checks depend on timing
+(rate caps, stall detection) declare CPUS = 2 and then run alone.
 """
 
 import argparse
@@ -144,6 +151,8 @@ def main():
     ap.add_argument("--images", default=os.path.join(ROOT, "build/guest"))
     ap.add_argument("--images-trixie", help="default: IMAGES-trixie")
     ap.add_argument("--logdir", default=os.path.join(ROOT, "build/tests/linux"))
+    ap.add_argument("--jobs", type=int,
+                    default=int(os.environ.get("CMM_LINUX_JOBS", min(os.cpu_count() or 1, 2))))
     ap.add_argument("tests", nargs="*")
     args = ap.parse_args()
     args.qemu = os.path.abspath(args.qemu)
@@ -152,13 +161,22 @@ def main():
     os.makedirs(args.logdir, exist_ok=True)
 
     tap = Tap()
+    pending = []
     for name, path in find_tests(args.tests):
         spec = importlib.util.spec_from_file_location("test_" + name, path)
         mod = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as e:  # a test that does not even load: one not-ok line
+            tap.line(False, "%s: unexpected %s" % (name, type(e).__name__),
+                     "".join(traceback.format_exception(e)).rstrip())
+            continue
+        pending.append((name, mod, min(max(int(getattr(mod, "CPUS", 1)), 1), args.jobs)))
+
+    def run_test(name, mod):
         t = TestContext(tap, name, args)
         t0 = time.monotonic()
         try:
-            spec.loader.exec_module(mod)
             mod.run(t)
         except Abort:
             pass
@@ -171,6 +189,29 @@ def main():
                                                  os.path.relpath(os.path.join(
                                                      args.logdir, name + ".log"))),
               flush=True)
+
+    # Greedy: start, in order, every pending test whose CPUs are free.
+    done = threading.Condition()
+    running = {}                # thread -> CPUs
+    while pending or running:
+        with done:
+            for item in list(pending):
+                name, mod, cpus = item
+                if sum(running.values()) + cpus > args.jobs:
+                    continue
+                pending.remove(item)
+
+                def body(name=name, mod=mod):
+                    try:
+                        run_test(name, mod)
+                    finally:
+                        with done:
+                            del running[threading.current_thread()]
+                            done.notify_all()
+                th = threading.Thread(target=body, name=name)
+                running[th] = cpus
+                th.start()
+            done.wait()
     print("1..%d" % tap.n, flush=True)
     return 0 if tap.failed == 0 and tap.n > 0 else 1
 

@@ -24,6 +24,9 @@ import time
 
 from harness import MIB, diag
 
+# run.py: a guest with several vCPUs, so this test runs alone
+CPUS = 2
+
 GUEST_MIB = 512
 SMP = 2
 SLOTS = 8
