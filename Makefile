@@ -35,7 +35,11 @@ guest-images:
 	scripts/guest-image.sh --suite trixie $(BUILD)/guest-trixie
 
 # Everything `make check` runs: the emulator, firmware, test programs and images.
-check-prep: build guest-images baseline
+# The guest images mostly download while the baseline mostly compiles: both at
+# once (neither touches the dpkg lock once deps.sh guest has run).
+check-prep: build
+	scripts/deps.sh guest
+	$(MAKE) -j2 --output-sync=target guest-images baseline
 	ninja -C $(QEMU_BUILD) $$(scripts/test-targets.sh $(QEMU_BUILD))
 	$(MAKE) -s -C tests/guest/baremetal O=$(abspath $(BUILD))/tests/baremetal
 
