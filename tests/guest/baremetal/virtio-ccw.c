@@ -283,6 +283,24 @@ int vccw_init(struct vccw_dev *d, uint64_t wanted, uint16_t qsize)
     return 0;
 }
 
+int vccw_set_ind_adapter(struct vccw_dev *d, void *summary, void *ind,
+                         uint64_t bit, uint8_t isc)
+{
+    struct {
+        uint64_t summary;
+        uint64_t ind;
+        uint64_t bit;
+        uint8_t isc;
+    } __attribute__((packed)) *t = (void *)blk.raw;
+
+    memset(blk.raw, 0, sizeof(*t));
+    t->summary = (uint64_t)(uintptr_t)summary;     /* big-endian host */
+    t->ind = (uint64_t)(uintptr_t)ind;
+    t->bit = bit;
+    t->isc = isc;
+    return run_cmd(d, CCW_CMD_SET_IND_ADAPTER, 0, t, sizeof(*t));
+}
+
 long vccw_notify(struct vccw_dev *d, uint16_t index)
 {
     /* KVM/QEMU hypercall: r1 = 3 (virtio-ccw notify), r2 = subchannel
@@ -337,7 +355,12 @@ int vccw_submit(struct vccw_dev *d, const struct vq_seg *segs, unsigned n,
     }
 
     start = rt_now_us();
+    d->polls = 0;
     while (le16(used->idx) == d->last_used) {
+        if (d->wait_hook) {
+            d->wait_hook(d);
+        }
+        d->polls++;
         if (rt_now_us() - start > d->timeout_us) {
             diag("virtio-ccw 0x%x: no used element within %lu us "
                  "(avail %u, used %u)", d->schid, d->timeout_us,

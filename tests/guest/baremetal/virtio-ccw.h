@@ -30,6 +30,7 @@
 #define CCW_CMD_READ_VQ_CONF        0x32
 #define CCW_CMD_READ_STATUS         0x72
 #define CCW_CMD_SET_VIRTIO_REV      0x83
+#define CCW_CMD_SET_IND_ADAPTER     0x73
 
 /* device status bits */
 #define VIRTIO_S_ACKNOWLEDGE        1
@@ -108,6 +109,9 @@ struct vccw_dev {
     uint64_t timeout_us;        /* for a used element */
     struct vccw_ring *ring;
     struct irb irb;             /* of the last channel program */
+    /* called while vccw_submit() waits for the used element */
+    void (*wait_hook)(struct vccw_dev *d);
+    uint64_t polls;             /* times the last submit found no answer */
 };
 
 /* Find the n-th device with virtio device id dev_id (and device number
@@ -133,6 +137,14 @@ int vccw_read_vq_conf(struct vccw_dev *d, uint16_t index, uint16_t *num_max);
 int vccw_setup_vq(struct vccw_dev *d, uint16_t index, uint16_t num);
 /* Read len bytes of config space at offset 0 (raw, little-endian). */
 int vccw_read_config(struct vccw_dev *d, void *buf, uint16_t len);
+
+/*
+ * Adapter (thin) interruption indicators: the device sets bit
+ * @bit (numbered from the most significant bit of the byte at @ind) and
+ * the summary byte when it notifies.  Big-endian fields.
+ */
+int vccw_set_ind_adapter(struct vccw_dev *d, void *summary, void *ind,
+                         uint64_t bit, uint8_t isc);
 
 /* Notify queue index by DIAGNOSE 0x500 subcode 3; returns its result. */
 long vccw_notify(struct vccw_dev *d, uint16_t index);
