@@ -9,6 +9,7 @@ passes that check and rewrite every page), with one swap device:
   (b) zram      zram in the guest, lz4
   (c) tmem-p    /dev/tmemswap0, persistent pool
   (d) tmem-e    /dev/tmemswap0, ephemeral write-through over the disk of (a)
+and, as the floor, the same work in a guest with RAM for all of it (ram).
 Reported per configuration: completion time of the workload, swap-out and
 swap-in rates (pswpout/pswpin from /proc/vmstat over the run), QEMU's peak
 RSS, the tmpfs disk file's peak size and the tmem pool's peak use; ratios
@@ -39,6 +40,7 @@ from harness import MIB  # noqa: E402
 GUEST_MIB = 512
 WORK_MIB = 768
 DISK_MIB = 1536
+RAM_MIB = 1536          # the "ram" configuration: no swapping at all
 POOL = "2G"
 
 
@@ -47,6 +49,7 @@ def log(text):
 
 
 CONFIGS = {
+    "ram": ("no swap: RAM for the whole working set (the floor)", "true"),
     "disk": ("virtio-blk swap on host tmpfs",
              "load_module virtio_blk && mkswap /dev/vda >/dev/null && swapon /dev/vda"),
     "zram": ("zram (lz4) in the guest",
@@ -85,9 +88,10 @@ def run_one(name, qemu, images, outdir, rounds):
             "-device", "virtio-blk-ccw,drive=d0"]
     if name == "disk" or name == "zram":
         args = args[4:]          # no tmem device
-    if name == "zram":
+    if name in ("zram", "ram"):
         args = []
-    g = harness.Guest(qemu, images, "tmem", mem_mib=GUEST_MIB, args=args,
+    mem = RAM_MIB if name == "ram" else GUEST_MIB
+    g = harness.Guest(qemu, images, "tmem", mem_mib=mem, args=args,
                       log=os.path.join(outdir, "tmem-swap-%s.log" % name))
     samples = []
     try:
@@ -231,7 +235,7 @@ def plot(results, outdir):
         plots.append('"%s" index %d using 1:2 with lines lw 2 lc %d title "%s RSS"'
                      % (data, i, i + 1, r["name"]))
         col = 4 if r["name"].startswith("tmem") else 3
-        if r["name"] != "zram":
+        if r["name"] not in ("zram", "ram"):
             plots.append('"%s" index %d using 1:%d with lines dt 2 lc %d title "%s %s"'
                          % (data, i, col, i + 1, r["name"], "pool" if col == 4 else "disk"))
     lines.append("plot " + ", ".join(plots))
@@ -247,7 +251,7 @@ def main():
     ap.add_argument("--outdir", required=True)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--kernel", default="")
-    ap.add_argument("--configs", default="disk,zram,tmem-p,tmem-e")
+    ap.add_argument("--configs", default="ram,disk,zram,tmem-p,tmem-e")
     ap.add_argument("--no-migration", action="store_true")
     ap.add_argument("--mig-reps", type=int, default=3)
     args = ap.parse_args()
@@ -280,6 +284,13 @@ def main():
     if "tmem-p" in by and "zram" in by:
         notes.append("tmem persistent takes %.2fx the time of zram (goal <= 1)"
                      % (by["tmem-p"]["time"] / by["zram"]["time"]))
+    if "ram" in by and "tmem-p" in by and "disk" in by:
+        floor = by["ram"]["time"]
+        notes.append("time spent swapping (above the %.1f s of the same work in RAM): "
+                     "disk %.1f s, tmem persistent %.1f s (%.2fx less), zram %s"
+                     % (floor, by["disk"]["time"] - floor, by["tmem-p"]["time"] - floor,
+                        (by["disk"]["time"] - floor) / max(by["tmem-p"]["time"] - floor, 0.1),
+                        "%.1f s" % (by["zram"]["time"] - floor) if "zram" in by else "-"))
     if "tmem-e" in by and "disk" in by:
         notes.append("tmem ephemeral takes %.2fx the time of the disk (goal <= 1)"
                      % (by["tmem-e"]["time"] / by["disk"]["time"]))

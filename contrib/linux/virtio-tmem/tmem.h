@@ -4,11 +4,17 @@
  *
  * Who calls what:
  *  - tmem_main.c: the virtio driver (probe, remove, config change) and sysfs.
- *  - tmem_req.c: builds one descriptor chain per tmem_submit() call, waits for
- *    it and checks what the device wrote.  Callers may sleep; any number of
- *    them may submit at once (vq_lock orders the ring).
- *  - tmem_blk.c: the block device /dev/tmemswapN; queue_rq hands each
- *    request to a worker of td->wq, which submits chains and lower bios.
+ *  - tmem_req.c: puts chains on the ring and hands each answered chain to
+ *    its end callback.  tmem_queue() never sleeps (queue_rq, interrupt and
+ *    bio completion context); tmem_queue_wait() and tmem_submit() may.
+ *    vq_lock orders the ring; end callbacks run without it, from the
+ *    virtqueue interrupt or from whoever polled the ring after a notify.
+ *  - tmem_blk.c: the block device /dev/tmemswapN.  queue_rq puts a
+ *    request's chain on the ring (or, in ephemeral mode, sends the write to
+ *    the lower device first) and the end callbacks finish it.  Only what
+ *    must sleep goes to td->wq: lower-device reads of pages the pool
+ *    missed, lower discards, and chains that found the ring full outside
+ *    queue_rq.
  */
 #ifndef VIRTIO_TMEM_H
 #define VIRTIO_TMEM_H
@@ -49,9 +55,20 @@ struct tmem_chain {
 	struct tmem_op ops[VIRTIO_TMEM_MAX_BATCH];
 	struct scatterlist out_sg[VIRTIO_TMEM_MAX_BATCH + 2];
 	struct scatterlist in_sg[VIRTIO_TMEM_MAX_BATCH + 1];
+	unsigned int n;			/* operations in the chain */
+	unsigned int nsg;		/* descriptors it needs, unless indirect */
+	unsigned int wlen;		/* bytes the device must write */
+	unsigned int used_len;		/* bytes it says it wrote */
+	bool on_ring;			/* the device owns it (under vq_lock) */
+	/* called once the statuses are set; NULL: complete @done */
+	void (*end)(struct tmem_chain *c);
+	struct tmem_chain *next_done;	/* tmem_vq_done's list */
 	struct completion done;
-	unsigned int used_len;
-	struct work_struct work;	/* serves the blk-mq request */
+
+	/* what a blk-mq request is doing (tmem_blk.c) */
+	u8 stage;
+	blk_status_t result;
+	struct work_struct work;
 };
 
 enum tmem_mode {
@@ -88,7 +105,7 @@ struct tmem_dev {
 
 	struct gendisk *disk;
 	struct blk_mq_tag_set tag_set;
-	struct workqueue_struct *wq;	/* runs the requests */
+	struct workqueue_struct *wq;	/* what must sleep (see above) */
 	u64 pages;			/* device size */
 	unsigned long *stored;		/* persistent: pages the pool holds */
 
@@ -102,6 +119,10 @@ struct tmem_dev {
 
 /* tmem_req.c */
 void tmem_vq_done(struct virtqueue *vq);
+int tmem_queue(struct tmem_dev *td, struct tmem_chain *c, unsigned int n,
+	       struct blk_mq_hw_ctx *hctx);
+int tmem_queue_wait(struct tmem_dev *td, struct tmem_chain *c, unsigned int n);
+void tmem_chain_fail(struct tmem_dev *td, struct tmem_chain *c);
 int tmem_submit(struct tmem_dev *td, struct tmem_chain *c, unsigned int n);
 int tmem_new_pool(struct tmem_dev *td, bool persistent, u32 *handle);
 

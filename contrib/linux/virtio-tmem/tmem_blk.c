@@ -4,7 +4,10 @@
  *
  * Block n (4 KiB) of the device is the page with index n of object 0 of the
  * device's pool.  Every request carries at most max_batch pages (the queue
- * limits say so), so it becomes exactly one chain.
+ * limits say so), so it becomes exactly one chain.  queue_rq puts that
+ * chain on the ring and returns; the answer finishes the request from the
+ * virtqueue interrupt (or at once: the host often answers during the
+ * notify), so requests never wait on a worker.
  *
  * persistent: writes are PUTs.  A refused PUT fails the request; the swap
  * code then keeps the page in memory.  A bitmap records which blocks the
@@ -31,39 +34,75 @@
 static int tmem_major;
 static DEFINE_IDA(tmem_ida);
 
-/* Read or write @n pages from the lower device, starting at @sector. */
-static int tmem_lower_io(struct tmem_dev *td, blk_opf_t opf, sector_t sector,
-			 struct page **pages, unsigned int n)
+/* What a request's chain is doing: how tmem_rq_end() goes on. */
+enum {
+	TMEM_ST_PUT,		/* write: PUT the pages */
+	TMEM_ST_UNDO,		/* write failed: FLUSH what may be stale */
+	TMEM_ST_GET,		/* read: GET the pages */
+	TMEM_ST_LOWER_WRITE,	/* ephemeral write: the lower device first */
+	TMEM_ST_DISCARD,	/* FLUSH the discarded blocks */
+};
+
+static struct tmem_dev *tmem_rq_dev(struct tmem_chain *c)
 {
-	struct bio *bio;
-	unsigned int i;
+	return blk_mq_rq_from_pdu(c)->q->queuedata;
+}
+
+static void tmem_rq_end(struct tmem_chain *c, blk_status_t st)
+{
+	blk_mq_end_request(blk_mq_rq_from_pdu(c), st);
+}
+
+static void tmem_rq_chain_end(struct tmem_chain *c);
+
+/* Sends a chain that found the ring full outside queue_rq. */
+static void tmem_send_work(struct work_struct *work)
+{
+	struct tmem_chain *c = container_of(work, struct tmem_chain, work);
+	struct tmem_dev *td = tmem_rq_dev(c);
+
+	if (tmem_queue_wait(td, c, c->n)) {
+		tmem_chain_fail(td, c);
+		tmem_rq_chain_end(c);
+	}
+}
+
+/* Send ops[0..n-1] of a request's chain from a context that cannot sleep. */
+static void tmem_rq_send(struct tmem_dev *td, struct tmem_chain *c,
+			 unsigned int n)
+{
 	int err;
 
-	/*
-	 * Our own bio_set: swap-out holds bios of fs_bio_set while it waits
-	 * for us, so under pressure its reserve may be empty until we finish.
-	 */
-	bio = bio_alloc_bioset(td->lower, n, opf | REQ_SYNC, GFP_NOIO,
-			       &td->lower_bs);
-	bio->bi_iter.bi_sector = sector;
-	for (i = 0; i < n; i++) {
-		if (bio_add_page(bio, pages[i], PAGE_SIZE, 0) != PAGE_SIZE) {
-			bio_put(bio);
-			return -EIO;
-		}
+	c->end = tmem_rq_chain_end;
+	err = tmem_queue(td, c, n, NULL);
+	if (err == -ENOSPC) {
+		c->n = n;
+		INIT_WORK(&c->work, tmem_send_work);
+		queue_work(td->wq, &c->work);
+	} else if (err) {
+		tmem_chain_fail(td, c);
+		tmem_rq_chain_end(c);
 	}
-	err = submit_bio_wait(bio);
-	bio_put(bio);
-	if (op_is_write(opf))
-		atomic64_add(n, &td->st.lower_writes);
-	else
-		atomic64_add(n, &td->st.lower_reads);
-	return err;
+}
+
+/* Turn ops[0..n-1] into FLUSH_PAGEs of the same blocks and send them. */
+static void tmem_rq_undo(struct tmem_dev *td, struct tmem_chain *c,
+			 unsigned int n, blk_status_t result)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		c->ops[i].op = VIRTIO_TMEM_OP_FLUSH_PAGE;
+		c->ops[i].page = NULL;
+	}
+	c->stage = TMEM_ST_UNDO;
+	c->result = result;
+	tmem_rq_send(td, c, n);
 }
 
 /* Collect the request's pages into c->ops; false if a segment is odd. */
 static bool tmem_collect(struct tmem_dev *td, struct request *rq,
-			 struct tmem_chain *c, u8 op, unsigned int *np)
+			 struct tmem_chain *c, u8 op)
 {
 	u64 first = blk_rq_pos(rq) / SECTORS_PER_PAGE;
 	struct req_iterator it;
@@ -82,51 +121,17 @@ static bool tmem_collect(struct tmem_dev *td, struct request *rq,
 		c->ops[n].page = bv.bv_page;
 		n++;
 	}
-	*np = n;
+	c->n = n;
 	return n > 0;
 }
 
-static void tmem_flush_ops(struct tmem_dev *td, struct tmem_chain *c,
-			   unsigned int n)
+/* The PUTs of a write were answered. */
+static void tmem_put_done(struct tmem_dev *td, struct tmem_chain *c)
 {
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		c->ops[i].op = VIRTIO_TMEM_OP_FLUSH_PAGE;
-		c->ops[i].page = NULL;
-	}
-	tmem_submit(td, c, n);
-	for (i = 0; i < n; i++) {
-		if (c->ops[i].status == VIRTIO_TMEM_OK) {
-			atomic64_inc(&td->st.flushes);
-			if (td->stored)
-				clear_bit(c->ops[i].index, td->stored);
-		}
-	}
-}
-
-static blk_status_t tmem_write(struct tmem_dev *td, struct request *rq,
-			       struct tmem_chain *c)
-{
-	struct page *pages[VIRTIO_TMEM_MAX_BATCH];
 	blk_status_t ret = BLK_STS_OK;
-	unsigned int i, n, nfail = 0;
+	unsigned int i, nfail = 0;
 
-	if (!tmem_collect(td, rq, c, VIRTIO_TMEM_OP_PUT, &n))
-		return BLK_STS_IOERR;
-
-	if (td->mode == TMEM_EPHEMERAL) {
-		for (i = 0; i < n; i++)
-			pages[i] = c->ops[i].page;
-		if (tmem_lower_io(td, REQ_OP_WRITE, blk_rq_pos(rq), pages, n)) {
-			/* no older copy may stay readable in the pool */
-			tmem_flush_ops(td, c, n);
-			return BLK_STS_IOERR;
-		}
-	}
-
-	tmem_submit(td, c, n);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < c->n; i++) {
 		switch (c->ops[i].status) {
 		case VIRTIO_TMEM_OK:
 			atomic64_inc(&td->st.puts);
@@ -150,48 +155,76 @@ static blk_status_t tmem_write(struct tmem_dev *td, struct request *rq,
 			ret = BLK_STS_IOERR;
 	}
 	if (nfail)
-		tmem_flush_ops(td, c, nfail);
-	return ret;
+		tmem_rq_undo(td, c, nfail, ret);
+	else
+		tmem_rq_end(c, ret);
 }
 
-static blk_status_t tmem_read(struct tmem_dev *td, struct request *rq,
-			      struct tmem_chain *c)
+/*
+ * The FLUSHes after a failed write were answered.  A block the device may
+ * still hold an older copy of fails the write, so that swap keeps the page
+ * and writes it again rather than later read the stale copy.
+ */
+static void tmem_undo_done(struct tmem_dev *td, struct tmem_chain *c)
 {
+	blk_status_t ret = c->result;
+	unsigned int i;
+
+	for (i = 0; i < c->n; i++) {
+		switch (c->ops[i].status) {
+		case VIRTIO_TMEM_OK:
+			atomic64_inc(&td->st.flushes);
+			fallthrough;
+		case VIRTIO_TMEM_MISS:
+			if (td->stored)
+				clear_bit(c->ops[i].index, td->stored);
+			break;
+		default:
+			ret = BLK_STS_IOERR;
+			break;
+		}
+	}
+	tmem_rq_end(c, ret);
+}
+
+/* Read @n pages from the lower device at @sector, and wait for them. */
+static int tmem_lower_read(struct tmem_dev *td, sector_t sector,
+			   struct page **pages, unsigned int n)
+{
+	struct bio *bio;
+	unsigned int i;
+	int err;
+
+	/*
+	 * Our own bio_set: swap-out holds bios of fs_bio_set while it waits
+	 * for us, so under pressure its reserve may be empty until we finish.
+	 */
+	bio = bio_alloc_bioset(td->lower, n, REQ_OP_READ | REQ_SYNC, GFP_NOIO,
+			       &td->lower_bs);
+	bio->bi_iter.bi_sector = sector;
+	for (i = 0; i < n; i++) {
+		if (bio_add_page(bio, pages[i], PAGE_SIZE, 0) != PAGE_SIZE) {
+			bio_put(bio);
+			return -EIO;
+		}
+	}
+	err = submit_bio_wait(bio);
+	bio_put(bio);
+	atomic64_add(n, &td->st.lower_reads);
+	return err;
+}
+
+/* Ephemeral: read each run of pages the pool missed from the lower device. */
+static void tmem_miss_work(struct work_struct *work)
+{
+	struct tmem_chain *c = container_of(work, struct tmem_chain, work);
+	struct tmem_dev *td = tmem_rq_dev(c);
 	struct page *pages[VIRTIO_TMEM_MAX_BATCH];
 	blk_status_t ret = BLK_STS_OK;
-	unsigned int i, n, run = 0;
+	unsigned int i, run = 0;
 
-	if (!tmem_collect(td, rq, c, VIRTIO_TMEM_OP_GET, &n))
-		return BLK_STS_IOERR;
-	tmem_submit(td, c, n);
-	atomic64_add(n, &td->st.gets);
-
-	for (i = 0; i <= n; i++) {
-		bool miss = i < n && c->ops[i].status != VIRTIO_TMEM_OK;
-
-		if (i < n) {
-			if (!miss)
-				atomic64_inc(&td->st.hits);
-			else if (c->ops[i].status == VIRTIO_TMEM_MISS)
-				atomic64_inc(&td->st.misses);
-			else
-				atomic64_inc(&td->st.errors);
-		}
-		if (td->mode == TMEM_PERSISTENT) {
-			if (!miss)
-				continue;
-			/* never written: a sparse block reads as zeros */
-			if (c->ops[i].status == VIRTIO_TMEM_MISS &&
-			    !test_bit(c->ops[i].index, td->stored)) {
-				zero_user(c->ops[i].page, 0, PAGE_SIZE);
-				continue;
-			}
-			atomic64_inc(&td->st.lost);
-			ret = BLK_STS_IOERR;
-			continue;
-		}
-		/* ephemeral: read each run of misses from the lower device */
-		if (miss) {
+	for (i = 0; i <= c->n; i++) {
+		if (i < c->n && c->ops[i].status != VIRTIO_TMEM_OK) {
 			pages[run++] = c->ops[i].page;
 			continue;
 		}
@@ -199,81 +232,240 @@ static blk_status_t tmem_read(struct tmem_dev *td, struct request *rq,
 			sector_t s = (sector_t)c->ops[i - run].index *
 				     SECTORS_PER_PAGE;
 
-			if (tmem_lower_io(td, REQ_OP_READ, s, pages, run))
+			if (tmem_lower_read(td, s, pages, run))
 				ret = BLK_STS_IOERR;
 			run = 0;
 		}
 	}
-	return ret;
+	tmem_rq_end(c, ret);
 }
 
-static blk_status_t tmem_discard(struct tmem_dev *td, struct request *rq,
-				 struct tmem_chain *c)
+/* The GETs of a read were answered. */
+static void tmem_get_done(struct tmem_dev *td, struct tmem_chain *c)
 {
-	u64 first = blk_rq_pos(rq) / SECTORS_PER_PAGE;
-	u64 count = blk_rq_bytes(rq) / PAGE_SIZE;
+	blk_status_t ret = BLK_STS_OK;
+	unsigned int i, nmiss = 0;
+
+	atomic64_add(c->n, &td->st.gets);
+	for (i = 0; i < c->n; i++) {
+		struct tmem_op *op = &c->ops[i];
+
+		if (op->status == VIRTIO_TMEM_OK) {
+			atomic64_inc(&td->st.hits);
+			continue;
+		}
+		nmiss++;
+		if (op->status == VIRTIO_TMEM_MISS)
+			atomic64_inc(&td->st.misses);
+		else
+			atomic64_inc(&td->st.errors);
+		if (td->mode == TMEM_EPHEMERAL)
+			continue;
+		/* never written: a sparse block reads as zeros */
+		if (op->status == VIRTIO_TMEM_MISS &&
+		    !test_bit(op->index, td->stored)) {
+			zero_user(op->page, 0, PAGE_SIZE);
+			continue;
+		}
+		atomic64_inc(&td->st.lost);
+		ret = BLK_STS_IOERR;
+	}
+	if (td->mode == TMEM_EPHEMERAL && nmiss) {
+		INIT_WORK(&c->work, tmem_miss_work);
+		queue_work(td->wq, &c->work);
+		return;
+	}
+	tmem_rq_end(c, ret);
+}
+
+/* Ephemeral: the discard reaches the lower device too. */
+static void tmem_discard_work(struct work_struct *work)
+{
+	struct tmem_chain *c = container_of(work, struct tmem_chain, work);
+	struct tmem_dev *td = tmem_rq_dev(c);
+	struct request *rq = blk_mq_rq_from_pdu(c);
+
+	blkdev_issue_discard(td->lower, blk_rq_pos(rq), blk_rq_sectors(rq),
+			     GFP_NOIO);
+	tmem_rq_end(c, BLK_STS_OK);
+}
+
+static void tmem_discard_done(struct tmem_dev *td, struct tmem_chain *c)
+{
 	unsigned int i;
 
-	if (blk_rq_pos(rq) % SECTORS_PER_PAGE || first + count > td->pages ||
-	    count > td->max_batch)
-		return BLK_STS_IOERR;
-	if (!count)
-		return BLK_STS_OK;
-	for (i = 0; i < count; i++)
-		c->ops[i].index = first + i;
-	tmem_flush_ops(td, c, count);
-	if (td->mode == TMEM_EPHEMERAL && bdev_max_discard_sectors(td->lower))
-		blkdev_issue_discard(td->lower, blk_rq_pos(rq),
-				     blk_rq_sectors(rq), GFP_NOIO);
-	return BLK_STS_OK;
+	for (i = 0; i < c->n; i++) {
+		if (c->ops[i].status != VIRTIO_TMEM_OK)
+			continue;
+		atomic64_inc(&td->st.flushes);
+		if (td->stored)
+			clear_bit(c->ops[i].index, td->stored);
+	}
+	if (td->mode == TMEM_EPHEMERAL && bdev_max_discard_sectors(td->lower)) {
+		INIT_WORK(&c->work, tmem_discard_work);
+		queue_work(td->wq, &c->work);
+		return;
+	}
+	tmem_rq_end(c, BLK_STS_OK);
+}
+
+/* A request's chain was answered (any context, no locks held). */
+static void tmem_rq_chain_end(struct tmem_chain *c)
+{
+	struct tmem_dev *td = tmem_rq_dev(c);
+
+	switch (c->stage) {
+	case TMEM_ST_PUT:
+		tmem_put_done(td, c);
+		break;
+	case TMEM_ST_UNDO:
+		tmem_undo_done(td, c);
+		break;
+	case TMEM_ST_GET:
+		tmem_get_done(td, c);
+		break;
+	case TMEM_ST_DISCARD:
+		tmem_discard_done(td, c);
+		break;
+	default:
+		WARN_ON_ONCE(1);
+		tmem_rq_end(c, BLK_STS_IOERR);
+		break;
+	}
+}
+
+/* Ephemeral: the lower device has the write; now the pool gets it. */
+static void tmem_lower_write_done(struct bio *bio)
+{
+	struct tmem_chain *c = bio->bi_private;
+	struct tmem_dev *td = tmem_rq_dev(c);
+	blk_status_t st = bio->bi_status;
+
+	bio_put(bio);
+	atomic64_add(c->n, &td->st.lower_writes);
+	if (st) {
+		/* no older copy may stay readable in the pool */
+		tmem_rq_undo(td, c, c->n, st);
+		return;
+	}
+	c->stage = TMEM_ST_PUT;
+	tmem_rq_send(td, c, c->n);
 }
 
 /*
- * A request is served by a worker, never in queue_rq: queue_rq may run
- * inside submit_bio, where a bio to the lower device would only be queued
- * until we return, and waiting for it would never end.
+ * Ephemeral writes start on the lower device; queue_rq may sleep then
+ * (BLK_MQ_F_BLOCKING), and the bio completes later, maybe only after we
+ * return if we run inside submit_bio.  Our own bio_set: swap-out holds
+ * bios of fs_bio_set while it waits for us, so under pressure its reserve
+ * may be empty until we finish; ours has one bio per request in flight.
  */
-static void tmem_work(struct work_struct *work)
+static void tmem_lower_write(struct tmem_dev *td, struct request *rq,
+			     struct tmem_chain *c)
 {
-	struct tmem_chain *c = container_of(work, struct tmem_chain, work);
-	struct request *rq = blk_mq_rq_from_pdu(c);
-	struct tmem_dev *td = rq->q->queuedata;
-	blk_status_t st;
+	struct bio *bio;
+	unsigned int i;
 
-	switch (req_op(rq)) {
-	case REQ_OP_READ:
-		st = tmem_read(td, rq, c);
-		break;
-	case REQ_OP_WRITE:
-		st = tmem_write(td, rq, c);
-		break;
-	case REQ_OP_DISCARD:
-		st = tmem_discard(td, rq, c);
-		break;
-	case REQ_OP_FLUSH:
-		st = BLK_STS_OK;	/* nothing is cached in the guest */
-		break;
-	default:
-		st = BLK_STS_NOTSUPP;
-		break;
+	bio = bio_alloc_bioset(td->lower, c->n, REQ_OP_WRITE, GFP_NOIO,
+			       &td->lower_bs);
+	bio->bi_iter.bi_sector = blk_rq_pos(rq);
+	bio->bi_private = c;
+	bio->bi_end_io = tmem_lower_write_done;
+	for (i = 0; i < c->n; i++) {
+		if (bio_add_page(bio, c->ops[i].page, PAGE_SIZE, 0) !=
+		    PAGE_SIZE) {
+			bio->bi_status = BLK_STS_IOERR;
+			bio_endio(bio);
+			return;
+		}
 	}
-	blk_mq_end_request(rq, st);
+	c->stage = TMEM_ST_LOWER_WRITE;
+	submit_bio(bio);
 }
 
 static blk_status_t tmem_queue_rq(struct blk_mq_hw_ctx *hctx,
 				  const struct blk_mq_queue_data *bd)
 {
 	struct tmem_dev *td = hctx->queue->queuedata;
-	struct tmem_chain *c = blk_mq_rq_to_pdu(bd->rq);
+	struct request *rq = bd->rq;
+	struct tmem_chain *c = blk_mq_rq_to_pdu(rq);
+	u64 first = blk_rq_pos(rq) / SECTORS_PER_PAGE;
+	unsigned int i;
+	int err;
 
-	blk_mq_start_request(bd->rq);
-	INIT_WORK(&c->work, tmem_work);
-	queue_work(td->wq, &c->work);
-	return BLK_STS_OK;
+	blk_mq_start_request(rq);
+	c->end = tmem_rq_chain_end;
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		if (!tmem_collect(td, rq, c, VIRTIO_TMEM_OP_GET))
+			return BLK_STS_IOERR;
+		c->stage = TMEM_ST_GET;
+		break;
+	case REQ_OP_WRITE:
+		if (!tmem_collect(td, rq, c, VIRTIO_TMEM_OP_PUT))
+			return BLK_STS_IOERR;
+		if (td->mode == TMEM_EPHEMERAL) {
+			tmem_lower_write(td, rq, c);
+			return BLK_STS_OK;
+		}
+		c->stage = TMEM_ST_PUT;
+		break;
+	case REQ_OP_DISCARD:
+		c->n = blk_rq_bytes(rq) / PAGE_SIZE;
+		if (blk_rq_pos(rq) % SECTORS_PER_PAGE ||
+		    first + c->n > td->pages || c->n > td->max_batch)
+			return BLK_STS_IOERR;
+		if (!c->n) {
+			blk_mq_end_request(rq, BLK_STS_OK);
+			return BLK_STS_OK;
+		}
+		for (i = 0; i < c->n; i++) {
+			c->ops[i].op = VIRTIO_TMEM_OP_FLUSH_PAGE;
+			c->ops[i].index = first + i;
+			c->ops[i].page = NULL;
+		}
+		c->stage = TMEM_ST_DISCARD;
+		break;
+	case REQ_OP_FLUSH:
+		/* nothing is cached in the guest */
+		blk_mq_end_request(rq, BLK_STS_OK);
+		return BLK_STS_OK;
+	default:
+		return BLK_STS_NOTSUPP;
+	}
+
+	err = tmem_queue(td, c, c->n, hctx);
+	if (err == -ENOSPC)
+		return BLK_STS_DEV_RESOURCE;	/* the next completion reruns us */
+	return err ? BLK_STS_IOERR : BLK_STS_OK;
+}
+
+/*
+ * A device that broke with chains on the ring never answers them: fail
+ * those.  Anything else (a slow host, a lower device) is waited for.
+ */
+static enum blk_eh_timer_return tmem_timeout(struct request *rq)
+{
+	struct tmem_dev *td = rq->q->queuedata;
+	struct tmem_chain *c = blk_mq_rq_to_pdu(rq);
+	unsigned long flags;
+	bool fail;
+
+	spin_lock_irqsave(&td->vq_lock, flags);
+	fail = c->on_ring && virtqueue_is_broken(td->vq);
+	if (fail)
+		c->on_ring = false;
+	spin_unlock_irqrestore(&td->vq_lock, flags);
+	if (!fail)
+		return BLK_EH_RESET_TIMER;
+	dev_err_ratelimited(&td->vdev->dev, "device broken: request failed\n");
+	atomic64_inc(&td->st.errors);
+	blk_mq_end_request(rq, BLK_STS_IOERR);
+	return BLK_EH_DONE;
 }
 
 static const struct blk_mq_ops tmem_mq_ops = {
 	.queue_rq = tmem_queue_rq,
+	.timeout = tmem_timeout,
 };
 
 /*
@@ -427,6 +619,9 @@ int tmem_blk_add(struct tmem_dev *td, const struct attribute_group **groups)
 	td->tag_set.numa_node = NUMA_NO_NODE;
 	td->tag_set.cmd_size = sizeof(struct tmem_chain);
 	td->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
+	/* ephemeral writes allocate and submit lower bios in queue_rq */
+	if (td->mode == TMEM_EPHEMERAL)
+		td->tag_set.flags |= BLK_MQ_F_BLOCKING;
 	td->tag_set.driver_data = td;
 	err = blk_mq_alloc_tag_set(&td->tag_set);
 	if (err)
