@@ -3,7 +3,8 @@
  * adapter indicator bit that a device sets at the same time.
  *
  * virtio-ccw devices set their indicator bits in guest memory from QEMU's
- * main loop (ioeventfd, emulated under TCG) while the vCPU runs.  Linux
+ * main loop (ioeventfd, emulated under TCG; virtio-tmem-ccw has it off by
+ * default without KVM, so this test turns it on) while the vCPU runs.  Linux
  * clears one device's bit with an interlocked update (LOAD AND AND) of the
  * doubleword that holds the bits of other devices too.  If TCG translates
  * that update as a plain load and store, as it did with a single vCPU, a
@@ -15,7 +16,7 @@
  * doubleword with LANG.  Every answered request must leave bit 0 set.
  *
  * qemu-args: -object tmem-pool,id=tp0,size=16M
- * qemu-args: -device virtio-tmem-ccw,pool=tp0,devno=fe.0.0005
+ * qemu-args: -device virtio-tmem-ccw,pool=tp0,devno=fe.0.0005,ioeventfd=on
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
