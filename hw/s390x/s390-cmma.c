@@ -852,7 +852,7 @@ static void cmma_instance_init(Object *obj)
 {
     S390CmmaState *s = S390_CMMA(obj);
 
-    s->discard = CMMA_DISCARD_POLICY_EAGER;
+    s->discard = CMMA_DISCARD_POLICY_ADAPTIVE;
 }
 
 static void cmma_class_init(ObjectClass *oc, void *data)

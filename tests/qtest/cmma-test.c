@@ -45,7 +45,7 @@ static void test_query_fresh(void)
     g_assert_cmpuint(cmm_get_u64(info, "no-dat"), ==, 0);
     g_assert_cmpuint(cmm_get_u64(info, "discarded"), ==, 0);
     g_assert_cmpuint(cmm_get_u64(info, "pending-discard"), ==, 0);
-    g_assert_cmpstr(qdict_get_str(info, "discard-policy"), ==, "eager");
+    g_assert_cmpstr(qdict_get_str(info, "discard-policy"), ==, "adaptive");
     essa = qdict_get_qlist(info, "essa");
     g_assert_cmpint(qlist_size(essa), ==, 8);
     QLIST_FOREACH_ENTRY(essa, e) {
@@ -115,7 +115,7 @@ static void test_hmp(void)
 
     g_assert_nonnull(strstr(stats, "total:"));
     g_assert_nonnull(strstr(stats, "256 MiB"));
-    g_assert_nonnull(strstr(stats, "discard policy:        eager"));
+    g_assert_nonnull(strstr(stats, "discard policy:        adaptive"));
     g_assert_nonnull(strstr(flush, "released 0 MiB"));
     /* four stable pages, where upstream's stub printed none */
     g_assert_nonnull(strstr(raw, "pages 16+4"));

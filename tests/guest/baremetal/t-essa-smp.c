@@ -15,7 +15,7 @@
  *    against ORC 1, with releases of the unused page in between;
  *  - an unused page queued by CPU 1 is released like one from CPU 0.
  *
- * qemu-args: -m 256M -smp 2
+ * qemu-args: -m 256M -smp 2 -global s390-storage_attributes-tcg.discard=eager
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -1,8 +1,9 @@
 """Memory stress with discard on: freed pages come back, no data is ever lost.
 
-A 512 MiB guest with 2 vCPUs and the eager policy with a 1 ms discard delay
+A 512 MiB guest with 2 vCPUs and a 1 ms discard delay
 (`-global s390-storage_attributes-tcg.discard-delay-ms=1`), so that discards
-race with the reuse of the pages.  The guest makes a random 1 MiB pattern and
+race with the reuse of the pages: the first half of the rounds under the
+eager policy, the second half under the adaptive one.  The guest makes a random 1 MiB pattern and
 computes, from a pipe, the md5sums of SLOTS distinct contents built from it
 (see init/cmma.sh).  Each round, two shell workers (one per vCPU) delete each
 slot's file and write a new content into it at once, taking back pages whose
@@ -31,7 +32,8 @@ GUEST_MIB = 512
 SMP = 2
 SLOTS = 8
 FILL_FRACTION = 0.7         # of MemAvailable after boot
-ROUNDS = 6                  # eager rounds; plus one lazy round
+ROUNDS = 6                  # eager, then adaptive rounds; plus one lazy round
+ADAPTIVE_FROM = 3
 DIR = "/mnt/s"
 BOOT_TIMEOUT = 180
 STEP_TIMEOUT = 300          # one write or verify pass of all slots
@@ -44,7 +46,8 @@ def bad_lines(out):
 
 def run(t):
     g = t.guest(initrd="cmma", mem_mib=GUEST_MIB, smp=SMP,
-                args=["-global", "s390-storage_attributes-tcg.discard-delay-ms=1"])
+                args=["-global", "s390-storage_attributes-tcg.discard-delay-ms=1",
+                      "-global", "s390-storage_attributes-tcg.discard=eager"])
     g.start()
     t.attempt("%d MiB guest with %d vCPUs boots (discard-delay-ms=1)" % (GUEST_MIB, SMP),
               g.wait_ready, BOOT_TIMEOUT)
@@ -68,7 +71,14 @@ def run(t):
     q0 = g.query_cmma()
     verified = 0
     t_stress = time.monotonic()
+    released = {}
     for r in range(ROUNDS):
+        if r == ADAPTIVE_FROM:
+            q1 = g.query_cmma()
+            released["eager"] = q1["released"] - q0["released"]
+            q0 = q1
+            g.qmp.execute("qom-set", path="/machine/s390-storage_attributes",
+                          property="discard", value="adaptive")
         t0 = time.monotonic()
         rc, out = g.cmd("par2 slot_write %s %d %d %d" % (DIR, SLOTS, mib, r),
                         timeout=STEP_TIMEOUT)
@@ -88,14 +98,16 @@ def run(t):
         diag("round %d: write %.1f s, verify %.1f s, RSS %d MiB"
              % (r, t1 - t0, t2 - t1, rss // MIB))
     q1 = g.query_cmma()
-    released = q1["released"] - q0["released"]
-    d1 = q1["essa"][1] + q1["essa"][7] - q0["essa"][1] - q0["essa"][7]
-    d2 = q1["essa"][2] - q0["essa"][2]
-    diag("eager rounds: %d MiB verified in %.1f s; released %d MiB; ESSA set-stable %d, "
-         "set-unused %d" % (verified, time.monotonic() - t_stress, released // MIB, d1, d2))
-    t.ok(released >= ROUNDS // 2 * fill * MIB,
-         "discards happened during the rounds (released >= %d MiB)" % (ROUNDS // 2 * fill),
-         "released %d MiB" % (released // MIB))
+    released["adaptive"] = q1["released"] - q0["released"]
+    diag("%d MiB verified in %.1f s; released %d MiB in the eager rounds, %d MiB in the "
+         "adaptive ones (%d MiB refaulted in all)"
+         % (verified, time.monotonic() - t_stress, released["eager"] // MIB,
+            released["adaptive"] // MIB, q1["refaulted"] // MIB))
+    # each policy's rounds end once with all files deleted
+    for policy in ("eager", "adaptive"):
+        t.ok(released[policy] >= fill * MIB,
+             "discards happened during the %s rounds (released >= %d MiB)" % (policy, fill),
+             "released %d MiB" % (released[policy] // MIB))
 
     # ---- lazy round with cmma-flush ------------------------------------------------------
     lr = ROUNDS
@@ -169,8 +181,9 @@ def run(t):
     t.ok(rc == 0 and out and out[-1].split()[0] == pat_sum,
          "the pattern file is unchanged", "\n".join(out))
 
-    diag("stress total: %d rounds (%d eager, 1 lazy), %d MiB verified, %.1f s"
-         % (ROUNDS + 1, ROUNDS, verified, time.monotonic() - t_stress))
+    diag("stress total: %d rounds (%d eager, %d adaptive, 1 lazy), %d MiB verified, %.1f s"
+         % (ROUNDS + 1, ADAPTIVE_FROM, ROUNDS - ADAPTIVE_FROM, verified,
+            time.monotonic() - t_stress))
     trouble = g.kernel_trouble()
     t.ok(not trouble, "no kernel oops, BUG, warning or OOM kill on the console",
          "\n".join(trouble[:10]))
